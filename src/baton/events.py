@@ -1,0 +1,224 @@
+"""Typed events: everything that happens to an execution is one of these.
+
+Events are frozen dataclasses with a ``kind`` literal, joined in the discriminated union
+`RunEvent`. They are serialised once, at the edge (event log, SSE, ``--json``), through
+`EVENT_ADAPTER`. Statuses are `StrEnum`s so they persist as plain strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+
+class ExecutionStatus(StrEnum):
+    """Lifecycle of an execution."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """True once the execution will not change any more."""
+        return self in _FINISHED_EXECUTION
+
+
+_FINISHED_EXECUTION = frozenset(
+    {ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED}
+)
+
+
+class StepStatus(StrEnum):
+    """Lifecycle of one step."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """True once the step will not run (again) in this execution."""
+        return self in _FINISHED_STEP
+
+
+_FINISHED_STEP = frozenset(
+    {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELLED}
+)
+
+
+def utcnow() -> datetime:
+    """Current time, timezone-aware (UTC)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Event:
+    execution_id: str
+    """The execution this event belongs to."""
+    at: datetime = field(default_factory=utcnow)
+    """When it happened (UTC)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionStarted(_Event):
+    """The execution began (or resumed) running."""
+
+    kind: Literal["execution_started"] = "execution_started"
+    step_count: int = 0
+    """Number of steps in the plan."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionFinished(_Event):
+    """The execution reached a final status."""
+
+    kind: Literal["execution_finished"] = "execution_finished"
+    status: ExecutionStatus = ExecutionStatus.SUCCEEDED
+    """Final status."""
+    error: str | None = None
+    """Why it failed or was cancelled, if it did not succeed."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _StepEvent(_Event):
+    step_id: str = ""
+    """The step this event is about."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepStarted(_StepEvent):
+    """An attempt of a step started running."""
+
+    kind: Literal["step_started"] = "step_started"
+    agent: str = ""
+    """The agent doing the step."""
+    attempt: int = 1
+    """1 for the first attempt, 2 for the first retry, ..."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepSucceeded(_StepEvent):
+    """A step finished and produced its output (the seed's ``complete`` for a step)."""
+
+    kind: Literal["step_succeeded"] = "step_succeeded"
+    output: dict[str, Any] = field(default_factory=dict[str, Any])
+    """The agent's output, as JSON-compatible data."""
+    duration_s: float = 0.0
+    """Wall time of the successful attempt."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepRetrying(_StepEvent):
+    """An attempt failed with a retryable error; the step will be tried again after `delay_s`."""
+
+    kind: Literal["step_retrying"] = "step_retrying"
+    attempt: int = 1
+    """The attempt that failed."""
+    error: str = ""
+    """Why it failed."""
+    delay_s: float = 0.0
+    """Back-off before the next attempt."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepFailed(_StepEvent):
+    """A step failed for good; its dependents will be skipped."""
+
+    kind: Literal["step_failed"] = "step_failed"
+    error: str = ""
+    """Why it failed."""
+    error_type: str = ""
+    """Class name of the error, e.g. ``StepTimeoutError``."""
+    attempts: int = 1
+    """How many attempts were made."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepSkipped(_StepEvent):
+    """A step will not run because something it depends on did not succeed."""
+
+    kind: Literal["step_skipped"] = "step_skipped"
+    reason: str = ""
+    """Which dependency failed, and why."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepCancelled(_StepEvent):
+    """A step was cancelled (the execution was cancelled while it was pending or running)."""
+
+    kind: Literal["step_cancelled"] = "step_cancelled"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepProgress(_StepEvent):
+    """An agent reported how far along it is."""
+
+    kind: Literal["progress"] = "progress"
+    fraction: float | None = None
+    """0.0 to 1.0, or None when unknown."""
+    message: str = ""
+    """What it is doing now."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepLog(_StepEvent):
+    """A log line from an agent."""
+
+    kind: Literal["log"] = "log"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    """Severity."""
+    message: str = ""
+    """The line."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepPartial(_StepEvent):
+    """Incremental data from a step that is still running."""
+
+    kind: Literal["partial"] = "partial"
+    data: dict[str, Any] = field(default_factory=dict[str, Any])
+    """A piece of the result."""
+
+
+RunEvent = Annotated[
+    ExecutionStarted
+    | ExecutionFinished
+    | StepStarted
+    | StepSucceeded
+    | StepRetrying
+    | StepFailed
+    | StepSkipped
+    | StepCancelled
+    | StepProgress
+    | StepLog
+    | StepPartial,
+    Field(discriminator="kind"),
+]
+"""Every event baton emits."""
+
+EVENT_ADAPTER: TypeAdapter[RunEvent] = TypeAdapter(RunEvent)
+"""Serialise with ``EVENT_ADAPTER.dump_python(e, mode="json")``; parse with ``validate_python``."""
+
+TRANSITION_KINDS = frozenset(
+    {
+        "execution_started",
+        "execution_finished",
+        "step_started",
+        "step_succeeded",
+        "step_retrying",
+        "step_failed",
+        "step_skipped",
+        "step_cancelled",
+    }
+)
+"""Kinds that change an execution's or a step's state (persisted with the row they change)."""

@@ -1,0 +1,1 @@
+"""Embedded calendar storage: the protocol the calendar agents use (implementations beside it)."""
