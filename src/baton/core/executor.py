@@ -1,0 +1,440 @@
+"""The executor loop: runs a validated plan's steps as their dependencies allow.
+
+One loop owns all state. Step workers run in the loop's task group and report back through a
+memory stream; the loop folds every report that has arrived into the pure `RunState`, decides
+what starts next, commits the resulting events to the store in one transaction (group commit),
+and only then tells anyone (callbacks, dependents) about them. A step therefore never starts
+on an output that is not yet durable.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectSendStream
+from pydantic import ValidationError
+
+from baton.agents.protocol import Agent, AgentContext, LogLevel
+from baton.agents.registry import AgentRegistry
+from baton.core.plan import Plan, Step
+from baton.core.recovery import RecoveryPolicy, Retry, RetryThenFail
+from baton.core.references import resolve_inputs
+from baton.core.run_state import ConcurrencyLimits, RunState
+from baton.errors import AgentError, AgentInputError, BatonError, RunError, StepTimeoutError
+from baton.events import (
+    ExecutionFinished,
+    ExecutionStarted,
+    ExecutionStatus,
+    RunEvent,
+    StepCancelled,
+    StepFailed,
+    StepLog,
+    StepPartial,
+    StepProgress,
+    StepRetrying,
+    StepSkipped,
+    StepStarted,
+    StepStatus,
+    StepSucceeded,
+)
+from baton.ids import idempotency_key
+from baton.store.protocol import ExecutionStore
+from baton.store.records import StepRecord
+
+EventCallback = Callable[[RunEvent], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionResult:
+    """How an execution ended."""
+
+    execution_id: str
+    """The execution."""
+    status: ExecutionStatus
+    """Final status."""
+    outputs: dict[str, dict[str, Any]]
+    """Outputs of the steps that succeeded, by step id."""
+    steps: dict[str, StepStatus]
+    """Final status of every step."""
+    errors: dict[str, str] = field(default_factory=dict[str, str])
+    """Why each failed or skipped step did not succeed."""
+    duration_s: float = 0.0
+    """Wall time of this run."""
+
+    @property
+    def ok(self) -> bool:
+        """True if the execution succeeded."""
+        return self.status is ExecutionStatus.SUCCEEDED
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    step_id: str
+    output: dict[str, Any]
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    step_id: str
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class _RetryDue:
+    step_id: str
+
+
+_Message = _Done | _Failed | _RetryDue | RunEvent
+
+
+class _StreamSink:
+    """Turns an agent's log / progress / partial calls into events for the loop."""
+
+    def __init__(self, execution_id: str, send: MemoryObjectSendStream[_Message]) -> None:
+        self._execution_id = execution_id
+        self._send = send
+
+    def log(self, step_id: str, level: LogLevel, message: str) -> None:
+        self._send.send_nowait(
+            StepLog(execution_id=self._execution_id, step_id=step_id, level=level, message=message)
+        )
+
+    def progress(self, step_id: str, fraction: float | None, message: str) -> None:
+        self._send.send_nowait(
+            StepProgress(
+                execution_id=self._execution_id,
+                step_id=step_id,
+                fraction=fraction,
+                message=message,
+            )
+        )
+
+    def partial(self, step_id: str, data: dict[str, Any]) -> None:
+        self._send.send_nowait(
+            StepPartial(execution_id=self._execution_id, step_id=step_id, data=data)
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutorOptions:
+    """Knobs of the executor that do not change per execution."""
+
+    limits: ConcurrencyLimits = field(default_factory=ConcurrencyLimits)
+    """Concurrency limits."""
+    workspace: Path = field(default_factory=Path.cwd)
+    """Handed to agents in their context."""
+    secrets: Mapping[str, str] = field(default_factory=dict[str, str])
+    """Handed to agents in their context."""
+    cancel_poll_s: float = 1.0
+    """How often to check the store for a cancel request from another process."""
+
+
+class Executor:
+    """Runs plans. One instance serves many executions; each `execute` call is independent."""
+
+    def __init__(
+        self,
+        registry: AgentRegistry,
+        store: ExecutionStore,
+        *,
+        options: ExecutorOptions | None = None,
+        recovery: RecoveryPolicy | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.options = options or ExecutorOptions()
+        self.recovery = recovery or RetryThenFail()
+        self.clock = clock
+
+    async def execute(
+        self,
+        execution_id: str,
+        plan: Plan,
+        *,
+        on_event: EventCallback | None = None,
+        previous: Mapping[str, StepRecord] | None = None,
+    ) -> ExecutionResult:
+        """Run `plan` (already validated and stored) until every step has finished.
+
+        Args:
+            execution_id: The stored execution to run.
+            plan: Its plan.
+            on_event: Called with every event, after it is committed.
+            previous: Step records of an earlier run of this execution (resume): steps that
+                succeeded keep their outputs and are not run again.
+
+        Cancelling the calling scope cancels running steps and records them (and the
+        execution) as cancelled before the cancellation propagates.
+        """
+        run = _Run(self, execution_id, plan, on_event, previous or {})
+        return await run.go()
+
+
+class _Run:
+    """State and loop of one `Executor.execute` call."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        execution_id: str,
+        plan: Plan,
+        on_event: EventCallback | None,
+        previous: Mapping[str, StepRecord],
+    ) -> None:
+        self.ex = executor
+        self.id = execution_id
+        self.plan = plan
+        self.on_event = on_event
+        self.steps = {s.id: s for s in plan.steps}
+        self.agents: dict[str, Agent] = {s.id: executor.registry.get(s.agent) for s in plan.steps}
+        self.outputs: dict[str, dict[str, Any]] = {
+            sid: rec.output or {}
+            for sid, rec in previous.items()
+            if rec.status is StepStatus.SUCCEEDED
+        }
+        self.errors: dict[str, str] = {}
+        finished = {sid: StepStatus.SUCCEEDED for sid in self.outputs}
+        self.state = RunState(
+            plan,
+            limits=self._limits(),
+            estimate=self._estimate,
+            finished=finished,
+        )
+        for sid in self.outputs:
+            self.state.attempt[sid] = previous[sid].attempts
+        self.send, self.recv = anyio.create_memory_object_stream[_Message](math.inf)
+        self.sink = _StreamSink(execution_id, self.send)
+
+    def _limits(self) -> ConcurrencyLimits:
+        limits = self.ex.options.limits
+        if self.plan.max_concurrency is not None:
+            cap = min(limits.max_concurrency, self.plan.max_concurrency)
+            return ConcurrencyLimits(max_concurrency=cap, per_agent=limits.per_agent)
+        return limits
+
+    def _estimate(self, step_id: str) -> float:
+        mean = self.ex.registry.stats(self.steps[step_id].agent).mean_duration_s
+        return mean if mean else 1.0
+
+    async def go(self) -> ExecutionResult:
+        started = self.ex.clock()
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._watch_cancel_requests, tg)
+                await self._loop(tg)
+                tg.cancel_scope.cancel()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._record_cancelled()
+            raise
+        status = self._final_status()
+        error = None if status is ExecutionStatus.SUCCEEDED else self._summary_error()
+        await self._commit([ExecutionFinished(execution_id=self.id, status=status, error=error)])
+        return self._result(status, self.ex.clock() - started)
+
+    async def _loop(self, tg: TaskGroup) -> None:
+        events: list[RunEvent] = [
+            ExecutionStarted(execution_id=self.id, step_count=len(self.plan.steps))
+        ]
+        while True:
+            launch = self.state.take_ready()
+            for sid in launch:
+                events.append(
+                    StepStarted(
+                        execution_id=self.id,
+                        step_id=sid,
+                        agent=self.steps[sid].agent,
+                        attempt=self.state.attempt[sid],
+                    )
+                )
+            await self._commit(events)
+            for sid in launch:
+                tg.start_soon(self._run_attempt, sid, self.state.attempt[sid])
+            if not self.state.is_active():
+                return
+            events = []
+            self._handle(await self.recv.receive(), events, tg)
+            # Group commit: fold in everything else that already arrived.
+            while True:
+                try:
+                    msg = self.recv.receive_nowait()
+                except anyio.WouldBlock:
+                    break
+                self._handle(msg, events, tg)
+
+    def _handle(self, msg: _Message, events: list[RunEvent], tg: TaskGroup) -> None:
+        if isinstance(msg, _Done):
+            self.outputs[msg.step_id] = msg.output
+            self.state.succeed(msg.step_id)
+            events.append(
+                StepSucceeded(
+                    execution_id=self.id,
+                    step_id=msg.step_id,
+                    output=msg.output,
+                    duration_s=msg.duration_s,
+                )
+            )
+        elif isinstance(msg, _Failed):
+            self._handle_failure(msg, events, tg)
+        elif isinstance(msg, _RetryDue):
+            self.state.retry_due(msg.step_id)
+        else:
+            events.append(msg)
+
+    def _handle_failure(self, msg: _Failed, events: list[RunEvent], tg: TaskGroup) -> None:
+        sid, error = msg.step_id, msg.error
+        attempt = self.state.attempt[sid]
+        decision = self.ex.recovery.decide(self.steps[sid], error, attempt)
+        text = _describe(error)
+        if isinstance(decision, Retry):
+            self.state.back_off(sid)
+            events.append(
+                StepRetrying(
+                    execution_id=self.id,
+                    step_id=sid,
+                    attempt=attempt,
+                    error=text,
+                    delay_s=decision.delay_s,
+                )
+            )
+            tg.start_soon(self._retry_after, sid, decision.delay_s)
+            return
+        self.errors[sid] = text
+        events.append(
+            StepFailed(
+                execution_id=self.id,
+                step_id=sid,
+                error=text,
+                error_type=type(error).__name__,
+                attempts=attempt,
+            )
+        )
+        for skipped in self.state.fail(sid):
+            cause = self.state.first_failed_dependency(skipped) or sid
+            reason = f"dependency {cause!r} did not succeed"
+            self.errors[skipped] = reason
+            events.append(StepSkipped(execution_id=self.id, step_id=skipped, reason=reason))
+
+    async def _retry_after(self, sid: str, delay_s: float) -> None:
+        await anyio.sleep(delay_s)
+        self.send.send_nowait(_RetryDue(sid))
+
+    async def _run_attempt(self, sid: str, attempt: int) -> None:
+        step = self.steps[sid]
+        agent = self.agents[sid]
+        began = self.ex.clock()
+        try:
+            output = await self._call_agent(step, agent, attempt)
+        except Exception as exc:
+            self.ex.registry.record(
+                step.agent, ok=False, duration_s=self.ex.clock() - began, error=str(exc)
+            )
+            self.send.send_nowait(_Failed(sid, exc))
+            return
+        took = self.ex.clock() - began
+        self.ex.registry.record(step.agent, ok=True, duration_s=took)
+        self.send.send_nowait(_Done(sid, output, took))
+
+    async def _call_agent(self, step: Step, agent: Agent, attempt: int) -> dict[str, Any]:
+        spec = agent.spec
+        try:
+            inputs = spec.input_model.model_validate(resolve_inputs(step.inputs, self.outputs))
+        except ValidationError as exc:
+            raise AgentInputError(
+                f"inputs of step {step.id!r} do not fit agent {spec.name!r}: "
+                + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            ) from None
+        opts = self.ex.options
+        ctx = AgentContext(
+            execution_id=self.id,
+            step_id=step.id,
+            attempt=attempt,
+            idempotency_key=idempotency_key(self.id, step.id),
+            workspace=opts.workspace,
+            secrets=opts.secrets,
+            sink=self.sink,
+        )
+        timeout = step.policy.timeout_s
+        try:
+            with anyio.fail_after(timeout):
+                result = await agent.run(inputs, ctx)
+        except TimeoutError:
+            raise StepTimeoutError(
+                f"step {step.id!r} ran longer than its timeout of {timeout:g} s",
+                hint="raise policy.timeout_s for this step if it needs longer",
+            ) from None
+        return result.model_dump(mode="json")
+
+    async def _watch_cancel_requests(self, tg: TaskGroup) -> None:
+        while True:
+            await anyio.sleep(self.ex.options.cancel_poll_s)
+            record = await self.ex.store.get_execution(self.id)
+            if record.cancel_requested:
+                self.errors.setdefault("", "cancelled on request")
+                tg.cancel_scope.cancel()
+                return
+
+    async def _commit(self, events: list[RunEvent]) -> None:
+        if not events:
+            return
+        await self.ex.store.append(events)
+        if self.on_event is not None:
+            for e in events:
+                self.on_event(e)
+
+    async def _record_cancelled(self) -> None:
+        events: list[RunEvent] = []
+        for sid in self.state.unfinished():
+            self.state.status[sid] = StepStatus.CANCELLED
+            events.append(StepCancelled(execution_id=self.id, step_id=sid))
+        events.append(
+            ExecutionFinished(
+                execution_id=self.id,
+                status=ExecutionStatus.CANCELLED,
+                error="the execution was cancelled",
+            )
+        )
+        await self._commit(events)
+
+    def _final_status(self) -> ExecutionStatus:
+        if any(st is StepStatus.CANCELLED for st in self.state.status.values()):
+            return ExecutionStatus.CANCELLED
+        if all(st is StepStatus.SUCCEEDED for st in self.state.status.values()):
+            return ExecutionStatus.SUCCEEDED
+        return ExecutionStatus.FAILED
+
+    def _summary_error(self) -> str:
+        failed = [s for s, st in self.state.status.items() if st is StepStatus.FAILED]
+        if not failed:
+            return "the execution did not finish"
+        first = failed[0]
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        return f"step {first!r} failed{more}: {self.errors.get(first, '')}"
+
+    def _result(self, status: ExecutionStatus, duration_s: float) -> ExecutionResult:
+        return ExecutionResult(
+            execution_id=self.id,
+            status=status,
+            outputs=dict(self.outputs),
+            steps=dict(self.state.status),
+            errors={k: v for k, v in self.errors.items() if k},
+            duration_s=duration_s,
+        )
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, BatonError):
+        return error.message
+    return f"{type(error).__name__}: {error}"
+
+
+__all__ = ["AgentError", "EventCallback", "ExecutionResult", "Executor", "ExecutorOptions", "RunError"]

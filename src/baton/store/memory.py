@@ -1,0 +1,89 @@
+"""In-memory execution store: for tests, the simulator and benchmarks. Not durable."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from baton.errors import NotFoundError
+from baton.events import ExecutionStatus, RunEvent
+from baton.store.records import ExecutionRecord, StepRecord, StoredEvent
+from baton.store.transitions import merge_updates
+
+
+class MemoryExecutionStore:
+    """Keeps everything in dicts; same semantics as the SQL store."""
+
+    def __init__(self) -> None:
+        self._executions: dict[str, ExecutionRecord] = {}
+        self._steps: dict[str, dict[str, StepRecord]] = {}
+        self._events: dict[str, list[StoredEvent]] = {}
+        self._seq = 0
+
+    async def create_execution(
+        self, execution: ExecutionRecord, steps: Sequence[StepRecord]
+    ) -> None:
+        """Insert a new execution with its steps."""
+        if execution.id in self._executions:
+            raise ValueError(f"execution {execution.id} already exists")
+        self._executions[execution.id] = execution
+        self._steps[execution.id] = {s.step_id: s for s in steps}
+        self._events[execution.id] = []
+
+    async def append(self, events: Sequence[RunEvent]) -> None:
+        """Append events and apply their transitions."""
+        batch = list(events)
+        for e in batch:
+            if e.execution_id not in self._executions:
+                raise NotFoundError(f"execution {e.execution_id!r} not found")
+        step_updates, exec_updates = merge_updates(batch)
+        for key, cols in step_updates.items():
+            ex_id, step_id = key.split("\x00", 1)
+            steps = self._steps[ex_id]
+            steps[step_id] = dataclasses.replace(steps[step_id], **cols)
+        for ex_id, cols in exec_updates.items():
+            self._executions[ex_id] = dataclasses.replace(self._executions[ex_id], **cols)
+        for e in batch:
+            self._seq += 1
+            self._events[e.execution_id].append(StoredEvent(seq=self._seq, event=e))
+
+    async def get_execution(self, execution_id: str) -> ExecutionRecord:
+        """The execution, or `NotFoundError`."""
+        try:
+            return self._executions[execution_id]
+        except KeyError:
+            raise NotFoundError(
+                f"execution {execution_id!r} not found",
+                hint="`baton executions list` shows recent executions",
+            ) from None
+
+    async def list_executions(
+        self, *, limit: int = 20, status: ExecutionStatus | None = None
+    ) -> list[ExecutionRecord]:
+        """Newest first."""
+        rows = [e for e in self._executions.values() if status is None or e.status == status]
+        rows.sort(key=lambda e: (e.created_at, e.id), reverse=True)
+        return rows[:limit]
+
+    async def get_steps(self, execution_id: str) -> list[StepRecord]:
+        """Steps in plan order."""
+        await self.get_execution(execution_id)
+        return sorted(self._steps[execution_id].values(), key=lambda s: s.position)
+
+    async def events(
+        self, execution_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
+        """Events with ``seq > after``."""
+        await self.get_execution(execution_id)
+        out = [e for e in self._events[execution_id] if e.seq > after]
+        return out if limit is None else out[:limit]
+
+    async def request_cancel(self, execution_id: str) -> ExecutionRecord:
+        """Flag for cancellation."""
+        ex = await self.get_execution(execution_id)
+        ex = dataclasses.replace(ex, cancel_requested=True)
+        self._executions[execution_id] = ex
+        return ex
+
+    async def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,55 @@
+"""The execution store contract. Every backend passes the same conformance suite
+(tests/store/test_execution_store.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from baton.events import ExecutionStatus, RunEvent
+from baton.store.records import ExecutionRecord, StepRecord, StoredEvent
+
+
+class ExecutionStore(Protocol):
+    """Executions, their steps, and the event log that records every change to them."""
+
+    async def create_execution(
+        self, execution: ExecutionRecord, steps: Sequence[StepRecord]
+    ) -> None:
+        """Insert a new execution with its steps (all pending), atomically."""
+        ...
+
+    async def append(self, events: Sequence[RunEvent]) -> None:
+        """Append events to the log and apply the transitions among them, in one transaction.
+
+        When this returns, the events and the row changes are durable (committed).
+        """
+        ...
+
+    async def get_execution(self, execution_id: str) -> ExecutionRecord:
+        """The execution, or `NotFoundError`."""
+        ...
+
+    async def list_executions(
+        self, *, limit: int = 20, status: ExecutionStatus | None = None
+    ) -> list[ExecutionRecord]:
+        """Newest first."""
+        ...
+
+    async def get_steps(self, execution_id: str) -> list[StepRecord]:
+        """Steps of an execution in plan order (`NotFoundError` if no such execution)."""
+        ...
+
+    async def events(
+        self, execution_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
+        """Events of an execution with ``seq > after``, oldest first."""
+        ...
+
+    async def request_cancel(self, execution_id: str) -> ExecutionRecord:
+        """Flag an execution for cancellation; its runner sees the flag and stops."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...

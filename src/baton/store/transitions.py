@@ -1,0 +1,87 @@
+"""How transition events change rows. Shared by every store so that they agree exactly.
+
+Each function maps one event to the column values it sets; a store merges the updates of a
+batch per row (in order) and writes them with the events, in one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from baton.events import (
+    ExecutionFinished,
+    ExecutionStarted,
+    ExecutionStatus,
+    RunEvent,
+    StepCancelled,
+    StepFailed,
+    StepRetrying,
+    StepSkipped,
+    StepStarted,
+    StepStatus,
+    StepSucceeded,
+)
+
+
+def step_update(event: RunEvent) -> dict[str, Any] | None:
+    """Columns of ``execution_steps`` that `event` sets, or None if it changes no step."""
+    match event:
+        case StepStarted():
+            return {
+                "status": StepStatus.RUNNING,
+                "attempts": event.attempt,
+                "started_at": event.at,
+                "error": None,
+            }
+        case StepSucceeded():
+            return {
+                "status": StepStatus.SUCCEEDED,
+                "output": event.output,
+                "finished_at": event.at,
+                "duration_s": event.duration_s,
+                "error": None,
+            }
+        case StepRetrying():
+            return {"error": event.error}
+        case StepFailed():
+            return {
+                "status": StepStatus.FAILED,
+                "error": event.error,
+                "finished_at": event.at,
+                "attempts": event.attempts,
+            }
+        case StepSkipped():
+            return {"status": StepStatus.SKIPPED, "error": event.reason, "finished_at": event.at}
+        case StepCancelled():
+            return {"status": StepStatus.CANCELLED, "finished_at": event.at}
+        case _:
+            return None
+
+
+def execution_update(event: RunEvent) -> dict[str, Any] | None:
+    """Columns of ``executions`` that `event` sets, or None if it changes no execution."""
+    match event:
+        case ExecutionStarted():
+            return {"status": ExecutionStatus.RUNNING, "started_at": event.at, "finished_at": None}
+        case ExecutionFinished():
+            return {"status": event.status, "finished_at": event.at, "error": event.error}
+        case _:
+            return None
+
+
+def merge_updates(
+    events: list[RunEvent],
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Fold a batch of events into per-step and per-execution column updates."""
+    steps: dict[str, dict[str, Any]] = {}
+    executions: dict[str, dict[str, Any]] = {}
+    for event in events:
+        su = step_update(event)
+        if su is not None:
+            key = f"{event.execution_id}\x00{getattr(event, 'step_id', '')}"
+            steps.setdefault(key, {}).update(su)
+            continue
+        eu = execution_update(event)
+        if eu is not None:
+            executions.setdefault(event.execution_id, {}).update(eu)
+    return steps, executions
