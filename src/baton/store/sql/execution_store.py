@@ -1,0 +1,262 @@
+"""The execution store on SQLAlchemy 2: SQLite by default, PostgreSQL by URL.
+
+Each public method is one transaction of plain SQLAlchemy Core statements, run by a
+`Database` (see `baton.store.sql.database` for why SQLite runs on a worker thread).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, Update, bindparam, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from baton.errors import NotFoundError, StoreError
+from baton.events import EVENT_ADAPTER, ExecutionStatus, RunEvent, StepStatus
+from baton.store.records import ExecutionRecord, StepRecord, StoredEvent
+from baton.store.sql.database import Database
+from baton.store.sql.tables import execution_events, execution_steps, executions
+from baton.store.transitions import merge_updates
+
+
+class SqlExecutionStore:
+    """`ExecutionStore` over a `Database`. Each `append` is one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @property
+    def database(self) -> Database:
+        """The database (shared with the app's other SQL stores)."""
+        return self._db
+
+    async def create_execution(
+        self, execution: ExecutionRecord, steps: Sequence[StepRecord]
+    ) -> None:
+        """Insert an execution and its steps in one transaction."""
+
+        def work(conn: Connection) -> None:
+            conn.execute(insert(executions), [_execution_row(execution)])
+            if steps:
+                conn.execute(insert(execution_steps), [_step_row(s) for s in steps])
+
+        try:
+            await self._db.transaction(work)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not save execution {execution.id}: {exc}") from exc
+
+    async def append(self, events: Sequence[RunEvent]) -> None:
+        """Insert events and apply their transitions, committed together."""
+        batch = list(events)
+        if not batch:
+            return
+        step_updates, exec_updates = merge_updates(batch)
+        rows = [
+            {
+                "execution_id": e.execution_id,
+                "step_id": getattr(e, "step_id", None),
+                "kind": e.kind,
+                "at": e.at,
+                "data": EVENT_ADAPTER.dump_json(e).decode(),
+            }
+            for e in batch
+        ]
+
+        def work(conn: Connection) -> None:
+            conn.execute(_INSERT_EVENTS, rows)
+            _update_steps(conn, step_updates)
+            for ex_id, cols in exec_updates.items():
+                conn.execute(update(executions).where(executions.c.id == ex_id).values(**cols))
+
+        try:
+            await self._db.transaction(work)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not record {len(batch)} event(s): {exc}") from exc
+
+    async def get_execution(self, execution_id: str) -> ExecutionRecord:
+        """The execution, or `NotFoundError`."""
+
+        def work(conn: Connection) -> Row[Any] | None:
+            return conn.execute(select(executions).where(executions.c.id == execution_id)).first()
+
+        row = await self._db.transaction(work)
+        if row is None:
+            raise _not_found(execution_id)
+        return _execution_record(row)
+
+    async def list_executions(
+        self, *, limit: int = 20, status: ExecutionStatus | None = None
+    ) -> list[ExecutionRecord]:
+        """Newest first."""
+        query = select(executions).order_by(executions.c.created_at.desc(), executions.c.id.desc())
+        if status is not None:
+            query = query.where(executions.c.status == status.value)
+        query = query.limit(limit)
+        rows = await self._db.transaction(lambda conn: conn.execute(query).all())
+        return [_execution_record(r) for r in rows]
+
+    async def get_steps(self, execution_id: str) -> list[StepRecord]:
+        """Steps in plan order."""
+
+        def work(conn: Connection) -> Sequence[Row[Any]] | None:
+            if not _exists(conn, execution_id):
+                return None
+            query = (
+                select(execution_steps)
+                .where(execution_steps.c.execution_id == execution_id)
+                .order_by(execution_steps.c.position)
+            )
+            return conn.execute(query).all()
+
+        rows = await self._db.transaction(work)
+        if rows is None:
+            raise _not_found(execution_id)
+        return [_step_record(r) for r in rows]
+
+    async def events(
+        self, execution_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
+        """Events with ``seq > after``, oldest first."""
+        query = (
+            select(execution_events.c.seq, execution_events.c.data)
+            .where(execution_events.c.execution_id == execution_id)
+            .where(execution_events.c.seq > after)
+            .order_by(execution_events.c.seq)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+
+        def work(conn: Connection) -> Sequence[Row[Any]] | None:
+            if not _exists(conn, execution_id):
+                return None
+            return conn.execute(query).all()
+
+        rows = await self._db.transaction(work)
+        if rows is None:
+            raise _not_found(execution_id)
+        return [StoredEvent(seq=r.seq, event=EVENT_ADAPTER.validate_json(r.data)) for r in rows]
+
+    async def request_cancel(self, execution_id: str) -> ExecutionRecord:
+        """Flag for cancellation."""
+
+        def work(conn: Connection) -> Row[Any] | None:
+            conn.execute(
+                update(executions)
+                .where(executions.c.id == execution_id)
+                .values(cancel_requested=True)
+            )
+            return conn.execute(select(executions).where(executions.c.id == execution_id)).first()
+
+        row = await self._db.transaction(work)
+        if row is None:
+            raise _not_found(execution_id)
+        return _execution_record(row)
+
+    async def close(self) -> None:
+        """Close the database's connections."""
+        await self._db.dispose()
+
+
+def _not_found(execution_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"execution {execution_id!r} not found",
+        hint="`baton executions list` shows recent executions",
+    )
+
+
+def _exists(conn: Connection, execution_id: str) -> bool:
+    query = select(executions.c.id).where(executions.c.id == execution_id)
+    return conn.execute(query).first() is not None
+
+
+_INSERT_EVENTS = insert(execution_events)
+
+
+@functools.cache
+def _step_update_statement(columns: tuple[str, ...]) -> Update:
+    # Built once per column set (a handful exist): building statements costs more than
+    # running them on SQLite.
+    return (
+        update(execution_steps)
+        .where(execution_steps.c.execution_id == bindparam("b_ex"))
+        .where(execution_steps.c.step_id == bindparam("b_step"))
+        .values({c: bindparam(c) for c in columns})
+    )
+
+
+def _update_steps(conn: Connection, updates: dict[str, dict[str, Any]]) -> None:
+    """Write per-step updates as executemany batches, one per distinct set of columns."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for key, cols in updates.items():
+        ex_id, step_id = key.split("\x00", 1)
+        groups.setdefault(tuple(sorted(cols)), []).append(
+            {"b_ex": ex_id, "b_step": step_id, **cols}
+        )
+    for columns, params in groups.items():
+        conn.execute(_step_update_statement(columns), params)
+
+
+def _execution_row(e: ExecutionRecord) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "workspace_id": e.workspace_id,
+        "name": e.name,
+        "request": e.request,
+        "plan": e.plan,
+        "status": e.status.value,
+        "created_at": e.created_at,
+        "started_at": e.started_at,
+        "finished_at": e.finished_at,
+        "error": e.error,
+        "cancel_requested": e.cancel_requested,
+    }
+
+
+def _step_row(s: StepRecord) -> dict[str, Any]:
+    return {
+        "execution_id": s.execution_id,
+        "step_id": s.step_id,
+        "agent": s.agent,
+        "position": s.position,
+        "status": s.status.value,
+        "attempts": s.attempts,
+        "started_at": s.started_at,
+        "finished_at": s.finished_at,
+        "duration_s": s.duration_s,
+        "output": s.output,
+        "error": s.error,
+    }
+
+
+def _execution_record(r: Row[Any]) -> ExecutionRecord:
+    return ExecutionRecord(
+        id=r.id,
+        workspace_id=r.workspace_id,
+        name=r.name,
+        request=r.request,
+        plan=r.plan,
+        status=ExecutionStatus(r.status),
+        created_at=r.created_at,
+        started_at=r.started_at,
+        finished_at=r.finished_at,
+        error=r.error,
+        cancel_requested=bool(r.cancel_requested),
+    )
+
+
+def _step_record(r: Row[Any]) -> StepRecord:
+    return StepRecord(
+        execution_id=r.execution_id,
+        step_id=r.step_id,
+        agent=r.agent,
+        position=r.position,
+        status=StepStatus(r.status),
+        attempts=r.attempts,
+        started_at=r.started_at,
+        finished_at=r.finished_at,
+        duration_s=r.duration_s,
+        output=r.output,
+        error=r.error,
+    )
