@@ -100,7 +100,7 @@ class SqlExecutionStore:
     async def get_steps(self, execution_id: str) -> list[StepRecord]:
         """Steps in plan order."""
 
-        def work(conn: Connection) -> Sequence[Row[Any]] | None:
+        def work(conn: Connection) -> Sequence[Any] | None:
             if not _exists(conn, execution_id):
                 return None
             query = (
@@ -128,7 +128,7 @@ class SqlExecutionStore:
         if limit is not None:
             query = query.limit(limit)
 
-        def work(conn: Connection) -> Sequence[Row[Any]] | None:
+        def work(conn: Connection) -> Sequence[Any] | None:
             if not _exists(conn, execution_id):
                 return None
             return conn.execute(query).all()
