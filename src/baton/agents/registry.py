@@ -136,6 +136,13 @@ class AgentRegistry:
         self.get(name)
         return self._stats[name]
 
+    def seed(self, name: str, *, runs: int, mean_duration_s: float) -> None:
+        """Start an agent's stats from history (successful runs only), e.g. at start-up."""
+        stats = self._stats.setdefault(name, AgentStats())
+        stats.runs += runs
+        stats.successes += runs
+        stats.total_duration_s += runs * mean_duration_s
+
     def record(self, name: str, *, ok: bool, duration_s: float, error: str | None = None) -> None:
         """Update an agent's stats after an attempt."""
         stats = self._stats.setdefault(name, AgentStats())

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from baton.errors import NotFoundError
-from baton.events import ExecutionStatus, RunEvent
+from baton.events import ExecutionStatus, RunEvent, StepStatus
 from baton.store.records import ExecutionRecord, StepRecord, StoredEvent
 from baton.store.transitions import merge_updates
 
@@ -77,6 +77,15 @@ class MemoryExecutionStore:
         await self.get_execution(execution_id)
         out = [e for e in self._events[execution_id] if e.seq > after]
         return out if limit is None else out[:limit]
+
+    async def agent_durations(self) -> dict[str, tuple[int, float]]:
+        """Per agent: successful steps and their mean duration."""
+        totals: dict[str, list[float]] = {}
+        for steps in self._steps.values():
+            for st in steps.values():
+                if st.status is StepStatus.SUCCEEDED and st.duration_s is not None:
+                    totals.setdefault(st.agent, []).append(st.duration_s)
+        return {a: (len(d), sum(d) / len(d)) for a, d in totals.items()}
 
     async def request_cancel(self, execution_id: str) -> ExecutionRecord:
         """Flag for cancellation."""

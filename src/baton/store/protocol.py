@@ -46,6 +46,10 @@ class ExecutionStore(Protocol):
         """Events of an execution with ``seq > after``, oldest first."""
         ...
 
+    async def agent_durations(self) -> dict[str, tuple[int, float]]:
+        """Per agent: how many steps succeeded and their mean duration in seconds (history)."""
+        ...
+
     async def request_cancel(self, execution_id: str) -> ExecutionRecord:
         """Flag an execution for cancellation; its runner sees the flag and stops."""
         ...

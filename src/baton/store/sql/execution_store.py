@@ -10,7 +10,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Update, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, Update, bindparam, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from baton.errors import NotFoundError, StoreError
@@ -137,6 +137,18 @@ class SqlExecutionStore:
         if rows is None:
             raise _not_found(execution_id)
         return [StoredEvent(seq=r.seq, event=EVENT_ADAPTER.validate_json(r.data)) for r in rows]
+
+    async def agent_durations(self) -> dict[str, tuple[int, float]]:
+        """Per agent: successful steps and their mean duration."""
+        c = execution_steps.c
+        query = (
+            select(c.agent, func.count(), func.avg(c.duration_s))
+            .where(c.status == StepStatus.SUCCEEDED.value)
+            .where(c.duration_s.is_not(None))
+            .group_by(c.agent)
+        )
+        rows = await self._db.transaction(lambda conn: conn.execute(query).all())
+        return {r[0]: (int(r[1]), float(r[2])) for r in rows}
 
     async def request_cancel(self, execution_id: str) -> ExecutionRecord:
         """Flag for cancellation."""

@@ -1,0 +1,186 @@
+"""Composition root: build every part from `Settings`. Nothing happens at import time.
+
+```python
+async with Baton.open() as b:
+    result = await b.run("read notes.txt and summarize it")
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from baton.agents.builtin import AgentResources, builtin_agents
+from baton.agents.discovery import DiscoveryReport, discover
+from baton.agents.protocol import Agent
+from baton.agents.registry import AgentRegistry
+from baton.core.executor import EventCallback, ExecutionResult, Executor, ExecutorOptions
+from baton.core.orchestrator import Orchestrator
+from baton.core.plan import Plan
+from baton.core.run_state import ConcurrencyLimits
+from baton.core.validation import validate_plan
+from baton.events import RunEvent
+from baton.planning.offline import OfflinePlanner
+from baton.planning.protocol import Planner, PlanningContext
+from baton.settings import Settings, load_settings
+from baton.store.calendar import CalendarStore, MemoryCalendarStore
+from baton.store.memory import MemoryExecutionStore
+from baton.store.protocol import ExecutionStore
+
+
+@dataclass(slots=True, kw_only=True)
+class Baton:
+    """The assembled engine: registry, store, planner and orchestrator."""
+
+    settings: Settings
+    """The settings it was built from."""
+    registry: AgentRegistry
+    """Every agent found by discovery (and any registered by hand)."""
+    store: ExecutionStore
+    """Executions, steps and the event log."""
+    calendar: CalendarStore
+    """The embedded calendar."""
+    planner: Planner
+    """Turns requests into plans."""
+    orchestrator: Orchestrator
+    """Creates, runs, resumes and cancels executions."""
+    discovery: DiscoveryReport = field(default_factory=DiscoveryReport)
+    """What discovery found, and the plugins that failed to load."""
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        settings: Settings | None = None,
+        *,
+        in_memory: bool = False,
+        agents: Iterable[Agent] = (),
+        discover_plugins: bool = True,
+    ) -> AsyncIterator[Baton]:
+        """Build the engine; close its connections on exit.
+
+        Args:
+            settings: Configuration; read from the environment when omitted.
+            in_memory: Keep state in memory only (tests, notebooks); nothing is written.
+            agents: Extra agents to register (e.g. ones defined with `@agent` in a script).
+            discover_plugins: Also load entry-point and plugins-folder agents.
+        """
+        settings = settings or load_settings()
+        async with AsyncExitStack() as stack:
+            store, calendar = await _open_stores(settings, in_memory, stack)
+            registry = AgentRegistry()
+            resources = AgentResources(
+                workspace=settings.workspace, calendar=calendar, timezone=settings.timezone
+            )
+            report = discover(
+                registry,
+                builtins=builtin_agents(resources),
+                plugin_dirs=[settings.resolved_plugins_dir] if discover_plugins else [],
+                entry_points=discover_plugins,
+            )
+            registry.register_all(agents, source="python")
+            for name, (runs, mean) in (await store.agent_durations()).items():
+                if name in registry:
+                    registry.seed(name, runs=runs, mean_duration_s=mean)
+            executor = Executor(
+                registry,
+                store,
+                options=ExecutorOptions(
+                    limits=ConcurrencyLimits(max_concurrency=settings.max_concurrency),
+                    workspace=settings.workspace,
+                ),
+            )
+            yield cls(
+                settings=settings,
+                registry=registry,
+                store=store,
+                calendar=calendar,
+                planner=OfflinePlanner(),
+                orchestrator=Orchestrator(registry, store, executor),
+                discovery=report,
+            )
+
+    def planning_context(self) -> PlanningContext:
+        """Now, in the configured time zone."""
+        tz = self.settings.timezone
+        return PlanningContext(now=datetime.now(ZoneInfo(tz)), timezone=tz)
+
+    async def plan(self, request: str) -> Plan:
+        """Plan a request (raises `PlanningError` when it cannot be planned)."""
+        plan = await self.planner.plan(request, self.registry, context=self.planning_context())
+        validate_plan(plan, self.registry)
+        return plan
+
+    async def run(
+        self, plan_or_request: Plan | str, *, on_event: EventCallback | None = None
+    ) -> ExecutionResult:
+        """Plan (if given a request), then run to the end; events go to `on_event`."""
+        if isinstance(plan_or_request, str):
+            plan = await self.plan(plan_or_request)
+            return await self.orchestrator.run(plan, request=plan_or_request, on_event=on_event)
+        return await self.orchestrator.run(plan_or_request, on_event=on_event)
+
+    @asynccontextmanager
+    async def start(self, plan_or_request: Plan | str) -> AsyncIterator[RunHandle]:
+        """Run in the background of a scope, exposing events as an async iterator.
+
+        ```python
+        async with b.start(plan) as run:
+            async for event in run.events:
+                print(event.kind)
+        print(run.result)
+        ```
+        """
+        plan = (
+            await self.plan(plan_or_request)
+            if isinstance(plan_or_request, str)
+            else plan_or_request
+        )
+        request = plan_or_request if isinstance(plan_or_request, str) else None
+        send, receive = anyio.create_memory_object_stream[RunEvent](float("inf"))
+        handle = RunHandle(events=receive)
+
+        async def runner() -> None:
+            with send:
+                handle.result = await self.orchestrator.run(
+                    plan, request=request, on_event=send.send_nowait
+                )
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(runner)
+            yield handle
+
+
+@dataclass(slots=True, kw_only=True)
+class RunHandle:
+    """A run started with `Baton.start`."""
+
+    events: MemoryObjectReceiveStream[RunEvent]
+    """Every event of the run, in order; the iteration ends when the run does."""
+    result: ExecutionResult | None = None
+    """Set when the run has finished."""
+
+
+async def _open_stores(
+    settings: Settings, in_memory: bool, stack: AsyncExitStack
+) -> tuple[ExecutionStore, CalendarStore]:
+    if in_memory:
+        return MemoryExecutionStore(), MemoryCalendarStore()
+    from baton.store.sql.calendar import SqlCalendarStore
+    from baton.store.sql.database import open_database
+    from baton.store.sql.execution_store import SqlExecutionStore
+    from baton.store.sql.schema import create_schema
+
+    if settings.database_url is None:
+        settings.prepare_data_dir()
+    db = open_database(settings.resolved_database_url)
+    stack.push_async_callback(db.dispose)
+    await create_schema(db)
+    return SqlExecutionStore(db), SqlCalendarStore(db)

@@ -1,0 +1,97 @@
+"""Configuration: `BATON_*` environment variables (or a ``.env`` file); every default is
+embedded and needs nothing installed or running."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from baton.errors import ConfigError
+
+
+def _default_timezone() -> str:
+    tz = os.environ.get("TZ", "")
+    return tz if tz and "/" in tz else "UTC"
+
+
+class Settings(BaseSettings):
+    """Everything baton can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="BATON_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default_factory=lambda: Path(platformdirs.user_data_dir("baton")))
+    """Where the database and plugins live (``BATON_DATA_DIR``)."""
+    database_url: str | None = None
+    """SQLAlchemy URL; default SQLite at ``<data_dir>/baton.db`` (``BATON_DATABASE_URL``)."""
+    workspace: Path = Field(default_factory=Path.cwd)
+    """Folder the file-touching agents are confined to (``BATON_WORKSPACE``)."""
+    plugins_dir: Path | None = None
+    """Folder of agent files to load; default ``<data_dir>/agents`` (``BATON_PLUGINS_DIR``)."""
+    timezone: str = Field(default_factory=_default_timezone)
+    """IANA zone for dates in requests (``BATON_TIMEZONE``)."""
+    max_concurrency: int = Field(default=32, ge=1, le=10_000)
+    """Steps running at once per execution (``BATON_MAX_CONCURRENCY``)."""
+    executor: Literal["local"] = "local"
+    """Where steps run: in this process (Ray comes with the distributed backend)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/London") from None
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL to use."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'baton.db'}"
+
+    @property
+    def resolved_plugins_dir(self) -> Path:
+        """The plugins folder to scan."""
+        return self.plugins_dir or self.data_dir / "agents"
+
+    def prepare_data_dir(self) -> Path:
+        """Create the data folder if needed and check it is writable.
+
+        Raises:
+            ConfigError: it cannot be created or written.
+        """
+        d = self.data_dir
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the data folder {d}: {exc.strerror}",
+                hint="set BATON_DATA_DIR to a folder you can write",
+            ) from None
+        if not d.is_dir():
+            raise ConfigError(f"the data folder {d} is not a folder", hint="set BATON_DATA_DIR")
+        if not os.access(d, os.R_OK | os.W_OK | os.X_OK):
+            raise ConfigError(
+                f"the data folder {d} is not readable and writable",
+                hint="fix its permissions, or set BATON_DATA_DIR to a folder you can write",
+            )
+        return d
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment, turning validation errors into `ConfigError`."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"BATON_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None
