@@ -213,6 +213,7 @@ class _Run:
             self.state.attempt[sid] = previous[sid].attempts
         self.send, self.recv = anyio.create_memory_object_stream[_Message](math.inf)
         self.sink = _StreamSink(execution_id, self.send)
+        self.cancel_requested = False
 
     def _limits(self) -> ConcurrencyLimits:
         limits = self.ex.options.limits
@@ -228,14 +229,18 @@ class _Run:
     async def go(self) -> ExecutionResult:
         started = self.ex.clock()
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._watch_cancel_requests, tg)
-                await self._loop(tg)
-                tg.cancel_scope.cancel()
+            with self.send, self.recv:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._watch_cancel_requests, tg)
+                    await self._loop(tg)
+                    tg.cancel_scope.cancel()
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self._record_cancelled()
             raise
+        if self.cancel_requested:
+            await self._record_cancelled()
+            return self._result(ExecutionStatus.CANCELLED, self.ex.clock() - started)
         status = self._final_status()
         error = None if status is ExecutionStatus.SUCCEEDED else self._summary_error()
         await self._commit([ExecutionFinished(execution_id=self.id, status=status, error=error)])
@@ -379,7 +384,7 @@ class _Run:
             await anyio.sleep(self.ex.options.cancel_poll_s)
             record = await self.ex.store.get_execution(self.id)
             if record.cancel_requested:
-                self.errors.setdefault("", "cancelled on request")
+                self.cancel_requested = True
                 tg.cancel_scope.cancel()
                 return
 
@@ -426,7 +431,7 @@ class _Run:
             status=status,
             outputs=dict(self.outputs),
             steps=dict(self.state.status),
-            errors={k: v for k, v in self.errors.items() if k},
+            errors=dict(self.errors),
             duration_s=duration_s,
         )
 

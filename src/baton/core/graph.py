@@ -41,6 +41,7 @@ class Dag:
         """Every elementary cycle found by one DFS pass, each as ``[a, b, c, a]``."""
         white, grey, black = 0, 1, 2
         color = dict.fromkeys(self.order, white)
+        position = {s: i for i, s in enumerate(self.order)}
         cycles: list[list[str]] = []
         for root in self.order:
             if color[root] != white:
@@ -57,8 +58,11 @@ class Dag:
                     continue
                 if color[nxt] == grey:
                     # Edges point from a step to what it waits for; print in run order.
-                    cyc = path[path.index(nxt) :]
-                    cycles.append([*reversed(cyc), cyc[-1]])
+                    run_order = list(reversed(path[path.index(nxt) :]))
+                    # Start at the step written first in the plan, as a person would read it.
+                    first = min(range(len(run_order)), key=lambda i: position[run_order[i]])
+                    run_order = run_order[first:] + run_order[:first]
+                    cycles.append([*run_order, run_order[0]])
                 elif color[nxt] == white:
                     color[nxt] = grey
                     path.append(nxt)

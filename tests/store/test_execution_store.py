@@ -1,0 +1,195 @@
+"""Conformance suite: every ExecutionStore backend must pass these same tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from baton.errors import NotFoundError
+from baton.events import (
+    ExecutionFinished,
+    ExecutionStarted,
+    ExecutionStatus,
+    StepFailed,
+    StepLog,
+    StepRetrying,
+    StepSkipped,
+    StepStarted,
+    StepStatus,
+    StepSucceeded,
+    utcnow,
+)
+from baton.store import ExecutionRecord, ExecutionStore, MemoryExecutionStore, StepRecord
+from baton.store.sql.database import open_database, sqlite_url
+from baton.store.sql.execution_store import SqlExecutionStore
+from baton.store.sql.schema import create_schema
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ExecutionStore]:
+    if request.param == "memory":
+        yield MemoryExecutionStore()
+        return
+    db = open_database(sqlite_url(tmp_path / "baton.db"))
+    await create_schema(db)
+    s = SqlExecutionStore(db)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def execution(ex_id: str = "ex1", *, minutes_ago: int = 0) -> ExecutionRecord:
+    return ExecutionRecord(
+        id=ex_id,
+        name="demo",
+        request="do things",
+        plan={"steps": [{"id": "a", "agent": "echo"}]},
+        status=ExecutionStatus.PENDING,
+        created_at=utcnow() - timedelta(minutes=minutes_ago),
+    )
+
+
+def steps(ex_id: str = "ex1", ids: tuple[str, ...] = ("a", "b")) -> list[StepRecord]:
+    return [
+        StepRecord(execution_id=ex_id, step_id=s, agent="echo", position=i)
+        for i, s in enumerate(ids)
+    ]
+
+
+async def test_created_execution_reads_back(store: ExecutionStore) -> None:
+    await store.create_execution(execution(), steps())
+    got = await store.get_execution("ex1")
+    assert got.name == "demo"
+    assert got.plan == {"steps": [{"id": "a", "agent": "echo"}]}
+    assert got.status is ExecutionStatus.PENDING
+    assert got.created_at.tzinfo is not None
+    assert [s.step_id for s in await store.get_steps("ex1")] == ["a", "b"]
+
+
+async def test_unknown_execution_is_not_found(store: ExecutionStore) -> None:
+    with pytest.raises(NotFoundError):
+        await store.get_execution("nope")
+    with pytest.raises(NotFoundError):
+        await store.get_steps("nope")
+    with pytest.raises(NotFoundError):
+        await store.events("nope")
+    with pytest.raises(NotFoundError):
+        await store.request_cancel("nope")
+
+
+async def test_transitions_update_rows_with_their_events(store: ExecutionStore) -> None:
+    await store.create_execution(execution(), steps())
+    await store.append(
+        [
+            ExecutionStarted(execution_id="ex1", step_count=2),
+            StepStarted(execution_id="ex1", step_id="a", agent="echo", attempt=1),
+            StepStarted(execution_id="ex1", step_id="b", agent="echo", attempt=1),
+        ]
+    )
+    await store.append(
+        [
+            StepRetrying(execution_id="ex1", step_id="b", attempt=1, error="flaky", delay_s=0.1),
+            StepSucceeded(execution_id="ex1", step_id="a", output={"text": "hi"}, duration_s=0.5),
+        ]
+    )
+    a, b = await store.get_steps("ex1")
+    assert (a.status, a.output, a.duration_s, a.attempts) == (
+        StepStatus.SUCCEEDED,
+        {"text": "hi"},
+        0.5,
+        1,
+    )
+    assert a.finished_at is not None and a.finished_at.tzinfo is not None
+    assert (b.status, b.error) == (StepStatus.RUNNING, "flaky")
+    assert (await store.get_execution("ex1")).status is ExecutionStatus.RUNNING
+
+    await store.append(
+        [
+            StepFailed(execution_id="ex1", step_id="b", error="gave up", attempts=2),
+            ExecutionFinished(execution_id="ex1", status=ExecutionStatus.FAILED, error="b failed"),
+        ]
+    )
+    _, b = await store.get_steps("ex1")
+    assert (b.status, b.error, b.attempts) == (StepStatus.FAILED, "gave up", 2)
+    ex = await store.get_execution("ex1")
+    assert (ex.status, ex.error) == (ExecutionStatus.FAILED, "b failed")
+    assert ex.finished_at is not None
+
+
+async def test_events_replay_in_order_after_a_position(store: ExecutionStore) -> None:
+    await store.create_execution(execution(), steps())
+    await store.append([ExecutionStarted(execution_id="ex1")])
+    await store.append(
+        [
+            StepLog(execution_id="ex1", step_id="a", message="one"),
+            StepSkipped(execution_id="ex1", step_id="b", reason="dependency 'a' failed"),
+        ]
+    )
+    everything = await store.events("ex1")
+    assert [e.event.kind for e in everything] == ["execution_started", "log", "step_skipped"]
+    assert everything[1].event == StepLog(
+        execution_id="ex1", step_id="a", message="one", at=everything[1].event.at
+    )
+    seqs = [e.seq for e in everything]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+    tail = await store.events("ex1", after=seqs[0])
+    assert [e.seq for e in tail] == seqs[1:]
+    assert len(await store.events("ex1", after=seqs[0], limit=1)) == 1
+    _, b = await store.get_steps("ex1")
+    assert (b.status, b.error) == (StepStatus.SKIPPED, "dependency 'a' failed")
+
+
+async def test_events_of_executions_are_kept_apart(store: ExecutionStore) -> None:
+    await store.create_execution(execution("ex1"), steps("ex1"))
+    await store.create_execution(execution("ex2"), steps("ex2"))
+    await store.append([ExecutionStarted(execution_id="ex1"), ExecutionStarted(execution_id="ex2")])
+    assert len(await store.events("ex1")) == 1
+    assert len(await store.events("ex2")) == 1
+
+
+async def test_list_is_newest_first_and_filters_by_status(store: ExecutionStore) -> None:
+    await store.create_execution(execution("old", minutes_ago=10), steps("old"))
+    await store.create_execution(execution("new"), steps("new"))
+    await store.append([ExecutionStarted(execution_id="new")])
+    assert [e.id for e in await store.list_executions()] == ["new", "old"]
+    assert [e.id for e in await store.list_executions(limit=1)] == ["new"]
+    running = await store.list_executions(status=ExecutionStatus.RUNNING)
+    assert [e.id for e in running] == ["new"]
+
+
+async def test_cancel_request_is_a_flag(store: ExecutionStore) -> None:
+    await store.create_execution(execution(), steps())
+    flagged = await store.request_cancel("ex1")
+    assert flagged.cancel_requested
+    assert (await store.get_execution("ex1")).cancel_requested
+
+
+async def test_agent_durations_summarise_history(store: ExecutionStore) -> None:
+    await store.create_execution(execution(), steps())
+    await store.append(
+        [
+            StepSucceeded(execution_id="ex1", step_id="a", duration_s=1.0),
+            StepSucceeded(execution_id="ex1", step_id="b", duration_s=3.0),
+        ]
+    )
+    assert await store.agent_durations() == {"echo": (2, 2.0)}
+
+
+async def test_a_failed_append_changes_nothing(store: ExecutionStore) -> None:
+    await store.create_execution(execution(), steps())
+    with pytest.raises(Exception):  # noqa: B017, PT011  # backend-specific error types
+        await store.append(
+            [
+                StepStarted(execution_id="ex1", step_id="a", agent="echo"),
+                ExecutionStarted(execution_id="missing"),
+            ]
+        )
+    a, _ = await store.get_steps("ex1")
+    assert a.status is StepStatus.PENDING
+    assert await store.events("ex1") == []
