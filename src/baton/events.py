@@ -115,6 +115,10 @@ class StepSucceeded(_StepEvent):
     """The agent's output, as JSON-compatible data."""
     duration_s: float = 0.0
     """Wall time of the successful attempt."""
+    attempt: int = 1
+    """Which attempt succeeded."""
+    started_at: datetime | None = None
+    """When that attempt started."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,6 +145,8 @@ class StepFailed(_StepEvent):
     """Class name of the error, e.g. ``StepTimeoutError``."""
     attempts: int = 1
     """How many attempts were made."""
+    started_at: datetime | None = None
+    """When the last attempt started (None if it never started)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

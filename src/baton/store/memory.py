@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 from baton.errors import NotFoundError
 from baton.events import ExecutionStatus, RunEvent, StepStatus
@@ -16,7 +17,9 @@ class MemoryExecutionStore:
 
     def __init__(self) -> None:
         self._executions: dict[str, ExecutionRecord] = {}
-        self._steps: dict[str, dict[str, StepRecord]] = {}
+        # Steps are kept as column dicts and turned into records on read: updating a dict is
+        # several times cheaper than dataclasses.replace on the executor's hot path.
+        self._steps: dict[str, dict[str, dict[str, Any]]] = {}
         self._events: dict[str, list[StoredEvent]] = {}
         self._seq = 0
 
@@ -27,7 +30,9 @@ class MemoryExecutionStore:
         if execution.id in self._executions:
             raise ValueError(f"execution {execution.id} already exists")
         self._executions[execution.id] = execution
-        self._steps[execution.id] = {s.step_id: s for s in steps}
+        self._steps[execution.id] = {
+            s.step_id: {f.name: getattr(s, f.name) for f in dataclasses.fields(s)} for s in steps
+        }
         self._events[execution.id] = []
 
     async def append(self, events: Sequence[RunEvent]) -> None:
@@ -39,8 +44,7 @@ class MemoryExecutionStore:
         step_updates, exec_updates = merge_updates(batch)
         for key, cols in step_updates.items():
             ex_id, step_id = key.split("\x00", 1)
-            steps = self._steps[ex_id]
-            steps[step_id] = dataclasses.replace(steps[step_id], **cols)
+            self._steps[ex_id][step_id].update(cols)
         for ex_id, cols in exec_updates.items():
             self._executions[ex_id] = dataclasses.replace(self._executions[ex_id], **cols)
         for e in batch:
@@ -68,7 +72,8 @@ class MemoryExecutionStore:
     async def get_steps(self, execution_id: str) -> list[StepRecord]:
         """Steps in plan order."""
         await self.get_execution(execution_id)
-        return sorted(self._steps[execution_id].values(), key=lambda s: s.position)
+        rows = sorted(self._steps[execution_id].values(), key=lambda s: s["position"])
+        return [StepRecord(**r) for r in rows]
 
     async def events(
         self, execution_id: str, *, after: int = 0, limit: int | None = None
@@ -83,8 +88,8 @@ class MemoryExecutionStore:
         totals: dict[str, list[float]] = {}
         for steps in self._steps.values():
             for st in steps.values():
-                if st.status is StepStatus.SUCCEEDED and st.duration_s is not None:
-                    totals.setdefault(st.agent, []).append(st.duration_s)
+                if st["status"] is StepStatus.SUCCEEDED and st["duration_s"] is not None:
+                    totals.setdefault(st["agent"], []).append(st["duration_s"])
         return {a: (len(d), sum(d) / len(d)) for a, d in totals.items()}
 
     async def request_cancel(self, execution_id: str) -> ExecutionRecord:

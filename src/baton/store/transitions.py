@@ -26,30 +26,40 @@ from baton.events import (
 def step_update(event: RunEvent) -> dict[str, Any] | None:
     """Columns of ``execution_steps`` that `event` sets, or None if it changes no step."""
     match event:
+        # The three hot transitions set the same columns, so that a batch of them is written
+        # with a single executemany statement.
         case StepStarted():
             return {
                 "status": StepStatus.RUNNING,
                 "attempts": event.attempt,
                 "started_at": event.at,
+                "finished_at": None,
+                "duration_s": None,
+                "output": None,
                 "error": None,
             }
         case StepSucceeded():
             return {
                 "status": StepStatus.SUCCEEDED,
-                "output": event.output,
+                "attempts": event.attempt,
+                "started_at": event.started_at,
                 "finished_at": event.at,
                 "duration_s": event.duration_s,
+                "output": event.output,
                 "error": None,
             }
-        case StepRetrying():
-            return {"error": event.error}
         case StepFailed():
             return {
                 "status": StepStatus.FAILED,
-                "error": event.error,
-                "finished_at": event.at,
                 "attempts": event.attempts,
+                "started_at": event.started_at,
+                "finished_at": event.at,
+                "duration_s": None,
+                "output": None,
+                "error": event.error,
             }
+        case StepRetrying():
+            return {"error": event.error}
         case StepSkipped():
             return {"status": StepStatus.SKIPPED, "error": event.reason, "finished_at": event.at}
         case StepCancelled():
