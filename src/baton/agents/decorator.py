@@ -101,7 +101,13 @@ def _build_schemas(
             f"agent {name!r}: {fn.__qualname__} is not an async function",
             hint="declare it with `async def`",
         )
-    hints = get_type_hints(fn)
+    try:
+        hints = get_type_hints(fn)
+    except NameError as exc:
+        raise UsageError(
+            f"agent {name!r}: cannot resolve the type annotations of {fn.__qualname__} ({exc})",
+            hint="define the types it uses at module level, not inside a function",
+        ) from None
     params = inspect.signature(fn).parameters
     ctx_param = next((p for p in params if hints.get(p) is AgentContext), None)
     value_params = [p for p in params.values() if p.name != ctx_param]
