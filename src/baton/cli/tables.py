@@ -1,0 +1,165 @@
+"""Rich tables for the read commands: executions, steps, events and agents."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from baton.agents.registry import AgentStats, RegisteredAgent
+from baton.cli.render import STATUS_STYLE, clip, describe_event, fmt_duration
+from baton.events import ExecutionStatus, StepStatus
+from baton.store.records import ExecutionRecord, StepRecord, StoredEvent
+
+_EXECUTION_STYLE = {
+    ExecutionStatus.PENDING: "dim",
+    ExecutionStatus.RUNNING: "yellow",
+    ExecutionStatus.SUCCEEDED: "green",
+    ExecutionStatus.FAILED: "red",
+    ExecutionStatus.CANCELLED: "magenta",
+}
+
+
+def _when(at: datetime | None) -> str:
+    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if at else "-"
+
+
+def _took(start: datetime | None, end: datetime | None) -> float | None:
+    return (end - start).total_seconds() if start and end else None
+
+
+def _status(status: ExecutionStatus) -> Text:
+    return Text(status.value, style=_EXECUTION_STYLE[status])
+
+
+def executions_table(records: Sequence[ExecutionRecord]) -> Table:
+    """Recent executions, newest first."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("id", "status", "created", "took", "name"):
+        table.add_column(column, no_wrap=column != "name", overflow="fold")
+    for r in records:
+        table.add_row(
+            r.id,
+            _status(r.status),
+            _when(r.created_at),
+            fmt_duration(_took(r.started_at, r.finished_at)),
+            clip(r.name, 60),
+        )
+    return table
+
+
+def execution_view(record: ExecutionRecord, steps: Sequence[StepRecord]) -> RenderableType:
+    """An execution's header and its step table."""
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column(overflow="fold")
+    head.add_row("execution", record.id)
+    head.add_row("name", record.name or "-")
+    head.add_row("status", _status(record.status))
+    if record.request:
+        head.add_row("request", clip(record.request, 200))
+    head.add_row("created", _when(record.created_at))
+    head.add_row("started", _when(record.started_at))
+    head.add_row("finished", _when(record.finished_at))
+    head.add_row("took", fmt_duration(_took(record.started_at, record.finished_at)))
+    if record.cancel_requested and not record.status.finished:
+        head.add_row("cancel", Text("requested", style="magenta"))
+    if record.error:
+        head.add_row("error", Text(clip(record.error, 300), style="red"))
+    return Group(head, Text(), steps_table(steps))
+
+
+def steps_table(steps: Sequence[StepRecord]) -> Table:
+    """Steps with status, attempts, duration and error."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("step", "agent", "status", "attempts", "took", "error"):
+        table.add_column(column, no_wrap=column != "error", overflow="fold")
+    for s in steps:
+        icon, style = STATUS_STYLE[s.status]
+        took = s.duration_s if s.duration_s is not None else _took(s.started_at, s.finished_at)
+        table.add_row(
+            s.step_id,
+            s.agent,
+            Text(f"{icon} {s.status.value}", style=style),
+            str(s.attempts),
+            fmt_duration(took) if s.status is not StepStatus.PENDING else "-",
+            clip(s.error or "", 160),
+        )
+    return table
+
+
+def events_table(events: Sequence[StoredEvent]) -> Table:
+    """The event log: position, time, kind, step and what it says."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("seq", "time", "kind", "step", "detail"):
+        table.add_column(column, no_wrap=column != "detail", overflow="fold")
+    for stored in events:
+        e = stored.event
+        table.add_row(
+            str(stored.seq),
+            e.at.astimezone().strftime("%H:%M:%S.%f")[:-3],
+            e.kind,
+            getattr(e, "step_id", "") or "",
+            describe_event(e),
+        )
+    return table
+
+
+def _stats_text(stats: AgentStats) -> str:
+    if not stats.runs:
+        return "no runs yet"
+    rate = stats.success_rate or 0.0
+    return f"{stats.runs} run(s), {rate:.0%} ok, mean {fmt_duration(stats.mean_duration_s)}"
+
+
+def agents_table(entries: Sequence[tuple[RegisteredAgent, AgentStats]]) -> Table:
+    """Every agent: name, risk, idempotent, source, description and live stats."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("name", style="cyan", no_wrap=True)
+    table.add_column("risk", no_wrap=True)
+    table.add_column("idem.", no_wrap=True)
+    table.add_column("source", overflow="fold")
+    table.add_column("description", overflow="fold")
+    table.add_column("stats", no_wrap=True)
+    for entry, stats in entries:
+        spec = entry.agent.spec
+        table.add_row(
+            spec.name,
+            spec.risk.value,
+            "yes" if spec.idempotent else "no",
+            entry.source,
+            clip(spec.description, 80),
+            _stats_text(stats),
+        )
+    return table
+
+
+def agent_view(entry: RegisteredAgent, stats: AgentStats) -> RenderableType:
+    """One agent: its spec, input and output schemas, examples and stats."""
+    spec = entry.agent.spec
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column(overflow="fold")
+    head.add_row("agent", Text(spec.name, style="cyan"))
+    head.add_row("description", spec.description)
+    head.add_row("risk", spec.risk.value)
+    head.add_row("idempotent", "yes" if spec.idempotent else "no")
+    head.add_row("cacheable", "yes" if spec.cacheable else "no")
+    if spec.rate_limit_key:
+        head.add_row("rate limit key", spec.rate_limit_key)
+    if spec.tags:
+        head.add_row("tags", ", ".join(spec.tags))
+    head.add_row("source", entry.source)
+    head.add_row("stats", _stats_text(stats))
+    parts: list[RenderableType] = [head]
+    for title, model in (("inputs", spec.input_model), ("output", spec.output_model)):
+        schema = json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False)
+        parts += [Text(f"\n{title} (JSON schema)", style="bold"), Text(schema)]
+    if spec.examples:
+        parts.append(Text("\nexamples", style="bold"))
+        parts += [Text(f"  {example}") for example in spec.examples]
+    return Group(*parts)
