@@ -153,9 +153,10 @@ class Baton:
                     plan, request=request, on_event=send.send_nowait
                 )
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(runner)
-            yield handle
+        with receive:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(runner)
+                yield handle
 
 
 @dataclass(slots=True, kw_only=True)

@@ -63,9 +63,8 @@ def _summarize(clause: str, ctx: ExtractionContext) -> Extraction:
     inputs: dict[str, object] = {}
     if m := re.search(r"(\d+) sentences?", clause):
         inputs["max_sentences"] = int(m.group(1))
-    if m := re.search(r"\bin (\w+) sentences", clause):
-        if not m.group(1).isdigit():
-            return Extraction(understood="summarize", unparsed=(m.group(1),))
+    if (m := re.search(r"\bin (\w+) sentences", clause)) and not m.group(1).isdigit():
+        return Extraction(understood="summarize", unparsed=(m.group(1),))
     prev = ("text",) if _PRONOUN.search(clause) else ()
     return Extraction(inputs=inputs, from_previous=prev, understood="summarize the text")
 
@@ -77,7 +76,9 @@ def _send(clause: str, ctx: ExtractionContext) -> Extraction:
     if m := re.search(r"\bthat (.+)$", clause):
         inputs["message"] = m.group(1)
     prev = ("message",) if "message" not in inputs and _PRONOUN.search(clause) else ()
-    return Extraction(inputs=inputs, from_previous=prev, understood=f"send a message to {inputs.get('to')}")
+    return Extraction(
+        inputs=inputs, from_previous=prev, understood=f"send a message to {inputs.get('to')}"
+    )
 
 
 def _load(clause: str, ctx: ExtractionContext) -> Extraction:

@@ -19,7 +19,10 @@ def texts(request: str) -> list[tuple[str, bool]]:
         ),
         pytest.param(
             "fetch https://api.example.com/items?a=1&b=2 then save it to items.json",
-            [("fetch https://api.example.com/items?a=1&b=2", False), ("save it to items.json", True)],
+            [
+                ("fetch https://api.example.com/items?a=1&b=2", False),
+                ("save it to items.json", True),
+            ],
             id="then",
         ),
         pytest.param(

@@ -105,7 +105,9 @@ def test_skips_steps_with_nothing_compatible() -> None:
 
 
 def test_type_mismatch_is_not_linked() -> None:
-    only_array = [EarlierStep(step_id="x", outputs=[OutputField(path=("text",), types=frozenset({"array"}))])]
+    only_array = [
+        EarlierStep(step_id="x", outputs=[OutputField(path=("text",), types=frozenset({"array"}))])
+    ]
     assert find_link("text", frozenset({"string"}), only_array) is None
 
 

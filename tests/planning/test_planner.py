@@ -89,8 +89,7 @@ def test_then_waits_for_the_whole_previous_group(
     registry: AgentRegistry, context: PlanningContext
 ) -> None:
     p = plan(
-        "read a.txt and read b.txt, then notify x@y.com that both are read. "
-        "After that read c.txt",
+        "read a.txt and read b.txt, then notify x@y.com that both are read. After that read c.txt",
         registry,
         context,
     )
@@ -173,12 +172,16 @@ def test_missing_required_inputs_are_named(
     registry: AgentRegistry, context: PlanningContext
 ) -> None:
     err = refused("book it as 'Standup'", registry, context)
-    assert err.not_understood == ('"book it as \'Standup\'": calendar.create_event: missing start, end',)
+    assert err.not_understood == (
+        "\"book it as 'Standup'\": calendar.create_event: missing start, end",
+    )
 
 
 def test_unparsed_fragment_is_named(registry: AgentRegistry, context: PlanningContext) -> None:
     err = refused("read a.txt and summarize it in few sentences", registry, context)
-    assert err.not_understood == ("\"summarize it in few sentences\": text.summarize could not parse 'few'",)
+    assert err.not_understood == (
+        "\"summarize it in few sentences\": text.summarize could not parse 'few'",
+    )
     assert err.understood[0].startswith('"read a.txt" -> files.read')
 
 

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 import anyio
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from baton.errors import UsageError
 from baton.store.calendar import CalendarStore, EventDraft, MemoryCalendarStore
-from baton.store.sql.calendar import SqlCalendarStore, calendar_event_attendees, calendar_events
-from baton.store.sql.tables import metadata
+from baton.store.sql.calendar import SqlCalendarStore
+from baton.store.sql.database import open_database, sqlite_url
+from baton.store.sql.schema import create_schema
 
 PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -30,15 +30,12 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "memory":
         yield MemoryCalendarStore()
         return
-    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'calendar.db'}")
+    db = open_database(sqlite_url(tmp_path / "calendar.db"))
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(
-                metadata.create_all, tables=[calendar_events, calendar_event_attendees]
-            )
-        yield SqlCalendarStore(engine)
+        await create_schema(db)
+        yield SqlCalendarStore(db)
     finally:
-        await engine.dispose()
+        await db.dispose()
 
 
 pytestmark = pytest.mark.anyio
@@ -160,14 +157,11 @@ async def test_concurrent_adds_with_one_key_create_one_event(store: CalendarStor
 
 
 async def test_sql_store_is_scoped_to_its_workspace(tmp_path: Path) -> None:
-    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'calendar.db'}")
+    db = open_database(sqlite_url(tmp_path / "calendar.db"))
     try:
-        async with engine.begin() as conn:
-            await conn.run_sync(
-                metadata.create_all, tables=[calendar_events, calendar_event_attendees]
-            )
-        mine = SqlCalendarStore(engine, workspace_id="mine")
-        theirs = SqlCalendarStore(engine, workspace_id="theirs")
+        await create_schema(db)
+        mine = SqlCalendarStore(db, workspace_id="mine")
+        theirs = SqlCalendarStore(db, workspace_id="theirs")
         added = await mine.add(draft(uid="shared@corp", attendees=("dana@example.com",)))
         assert await theirs.get(added.event.id) is None
         assert await theirs.events() == []
@@ -176,7 +170,7 @@ async def test_sql_store_is_scoped_to_its_workspace(tmp_path: Path) -> None:
         assert (await theirs.add(draft(uid="shared@corp"))).created
         assert await mine.get(added.event.id) == added.event
     finally:
-        await engine.dispose()
+        await db.dispose()
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,10 @@ def report(exc: Exception, *, debug: bool = False) -> int:
     if not isinstance(exc, BatonError):
         first = (str(exc).splitlines() or [""])[0]
         err.print(
-            Text.assemble(("internal error: ", "bold red"), clip(f"{type(exc).__name__}: {first}", _LINE_CHARS)),
+            Text.assemble(
+                ("internal error: ", "bold red"),
+                clip(f"{type(exc).__name__}: {first}", _LINE_CHARS),
+            ),
             soft_wrap=True,
         )
         if not debug:

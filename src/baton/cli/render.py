@@ -125,9 +125,7 @@ def estimate(plan: Plan, registry: AgentRegistry) -> Estimate:
         if mean is not None:
             known[step.id] = mean
     path, total = Dag.of(plan).critical_path(lambda sid: known.get(sid, DEFAULT_STEP_S))
-    return Estimate(
-        path=path, total_s=total, steps_with_history=len(known), steps=len(plan.steps)
-    )
+    return Estimate(path=path, total_s=total, steps_with_history=len(known), steps=len(plan.steps))
 
 
 def estimate_text(est: Estimate) -> Text:
@@ -219,8 +217,9 @@ _DESCRIBE: dict[type, _Describer] = {
     ExecutionFinished: lambda e: e.status.value + (f": {e.error}" if e.error else ""),
     StepStarted: lambda e: f"{e.agent}, attempt {e.attempt}",
     StepSucceeded: lambda e: f"in {fmt_duration(e.duration_s)}",
-    StepRetrying: lambda e: f"attempt {e.attempt} failed: {e.error}; "
-    f"retrying in {fmt_duration(e.delay_s)}",
+    StepRetrying: lambda e: (
+        f"attempt {e.attempt} failed: {e.error}; retrying in {fmt_duration(e.delay_s)}"
+    ),
     StepFailed: lambda e: f"after {e.attempts} attempt(s): {e.error}",
     StepSkipped: lambda e: e.reason,
     StepCancelled: lambda e: "",

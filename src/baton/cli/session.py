@@ -54,9 +54,7 @@ class CliState:
             return
         self._warned = True
         for line in errors:
-            self.err.print(
-                Text.assemble(("warning: ", "bold yellow"), line), soft_wrap=True
-            )
+            self.err.print(Text.assemble(("warning: ", "bold yellow"), line), soft_wrap=True)
 
     def with_baton(self, work: Callable[[Baton], Awaitable[T]]) -> T:
         """Open the engine, run `work` on it in a fresh event loop, close it.

@@ -108,7 +108,9 @@ class Drafter:
             return "no agent matches"
         spec, extraction = choice.agent.spec, choice.extraction
         if extraction.unparsed:
-            return f"{spec.name} could not parse " + ", ".join(f"'{f}'" for f in extraction.unparsed)
+            return f"{spec.name} could not parse " + ", ".join(
+                f"'{f}'" for f in extraction.unparsed
+            )
         mark = len(self.drafts)
         inputs, missing = self._link(spec, extraction)
         if missing and self._add_helpers(clause, inputs, segment):
@@ -129,7 +131,9 @@ class Drafter:
         for r in self._ranker.rank(text)[:_CANDIDATES]:
             agent = self._registry.get(r.agent)
             extraction = (
-                agent.extract_inputs(text, ectx) if isinstance(agent, ExtractsInputs) else Extraction()
+                agent.extract_inputs(text, ectx)
+                if isinstance(agent, ExtractsInputs)
+                else Extraction()
             )
             # One shared word is not enough ("make me a sandwich" shares "make" with a text
             # agent): the agent must know most of the clause's words, or know its verb and
@@ -164,7 +168,9 @@ class Drafter:
         """Inputs with references filled in, and the inputs that are still missing."""
         inputs = dict(extraction.inputs)
         wanted = list(dict.fromkeys(extraction.from_previous))
-        wanted += [n for n in required_inputs(spec.input_model) if n not in inputs and n not in wanted]
+        wanted += [
+            n for n in required_inputs(spec.input_model) if n not in inputs and n not in wanted
+        ]
         missing: list[str] = []
         for name in wanted:
             link = find_link(name, input_types(spec.input_model, name), self._earlier)
@@ -188,12 +194,19 @@ class Drafter:
             spec, extraction = choice.agent.spec, choice.extraction
             if any(n not in extraction.inputs for n in required_inputs(spec.input_model)):
                 continue
-            self._commit(clause, spec, dict(extraction.inputs), extraction.understood or text, segment)
+            self._commit(
+                clause, spec, dict(extraction.inputs), extraction.understood or text, segment
+            )
             added = True
         return added
 
     def _commit(
-        self, clause: Clause, spec: AgentSpec, inputs: dict[str, Any], description: str, segment: int
+        self,
+        clause: Clause,
+        spec: AgentSpec,
+        inputs: dict[str, Any],
+        description: str,
+        segment: int,
     ) -> None:
         draft = Draft(
             clause=clause,

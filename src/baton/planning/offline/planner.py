@@ -44,7 +44,9 @@ class OfflinePlanner:
         self.max_request_chars = max_request_chars
         self.min_coverage = min_coverage
 
-    async def plan(self, request: str, registry: AgentRegistry, *, context: PlanningContext) -> Plan:
+    async def plan(
+        self, request: str, registry: AgentRegistry, *, context: PlanningContext
+    ) -> Plan:
         """Plan `request`; async only to fit the `Planner` protocol (it does no I/O).
 
         Raises:

@@ -14,11 +14,11 @@ A misspelt word ("sumarize") is mapped to the closest vocabulary word with rapid
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Protocol, cast
 
-import bm25s
+import bm25s  # pyright: ignore[reportMissingTypeStubs]
 from rapidfuzz import fuzz, process
 
 from baton.agents.protocol import AgentSpec
@@ -80,6 +80,14 @@ def _stem(word: str) -> str:
     return word
 
 
+class _Bm25(Protocol):
+    """The part of `bm25s.BM25` used here (the library ships no type information)."""
+
+    def index(self, corpus: list[list[str]], *, show_progress: bool) -> None: ...
+
+    def get_scores(self, query_tokens_single: list[str]) -> Iterable[float]: ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ranked:
     """One agent's match with a clause."""
@@ -107,7 +115,7 @@ class AgentRanker:
         self._vocabs = [frozenset(d) for d in docs]
         self._known = frozenset[str]().union(*self._vocabs)
         self._vocab = sorted(self._known)  # sorted: typo correction must be deterministic
-        self._index = bm25s.BM25()
+        self._index = cast("_Bm25", bm25s.BM25())
         if any(docs):
             self._index.index(docs, show_progress=False)
 
@@ -117,18 +125,18 @@ class AgentRanker:
         known = [t for t in query if t in self._known]
         if not known:
             return []
-        raw = cast(Sequence[Any], self._index.get_scores(known))
-        top = max(float(s) for s in raw)
+        raw = [float(s) for s in self._index.get_scores(known)]
+        top = max(raw)
         words = [t for t in query if not t.startswith(_CLASS)]
         found = [
             Ranked(
                 agent=name,
-                score=float(s) / top,
+                score=s / top,
                 coverage=sum(w in vocab for w in words) / len(words) if words else 1.0,
                 verb_known=bool(words) and words[0] in vocab,
             )
             for name, vocab, s in zip(self._names, self._vocabs, raw, strict=True)
-            if float(s) > 0
+            if s > 0
         ]
         return sorted(found, key=lambda r: (-r.score, r.agent))
 

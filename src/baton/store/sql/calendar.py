@@ -1,4 +1,4 @@
-"""`CalendarStore` on SQLAlchemy (async): SQLite by default, PostgreSQL by URL.
+"""`CalendarStore` on SQLAlchemy, run by a `Database`: SQLite by default, PostgreSQL by URL.
 
 Attendees live in their own table so that "events with dana@example.com" is an indexed
 lookup rather than a scan of JSON. Times are stored in UTC; the event's IANA zone is kept
@@ -7,13 +7,14 @@ beside them so an event reads back in the zone it was written in.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
+    Connection,
     Column,
     ForeignKeyConstraint,
     Index,
@@ -30,10 +31,10 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from baton.errors import StoreError
 from baton.store.calendar import AddResult, CalendarEvent, EventDraft, new_event_id
+from baton.store.sql.database import Database
 from baton.store.sql.tables import UtcDateTime, metadata
 
 __all__ = ["SqlCalendarStore", "calendar_event_attendees", "calendar_events"]
@@ -74,8 +75,8 @@ _ev = calendar_events.c
 _at = calendar_event_attendees.c
 
 
-@asynccontextmanager
-async def _store_errors(action: str) -> AsyncIterator[None]:
+@contextmanager
+def _store_errors(action: str) -> Iterator[None]:
     """Turn driver failures (other than constraint hits, handled by callers) into StoreError."""
     try:
         yield
@@ -106,46 +107,50 @@ def _in_zone(value: datetime, tzid: str | None) -> datetime:
 class SqlCalendarStore:
     """A `CalendarStore` in the ``calendar_events`` table, scoped to one workspace."""
 
-    def __init__(self, engine: AsyncEngine, *, workspace_id: str = "default") -> None:
-        """Use `engine`; every read and write is confined to `workspace_id`."""
-        self._engine = engine
+    def __init__(self, db: Database, *, workspace_id: str = "default") -> None:
+        """Use `db`; every read and write is confined to `workspace_id`."""
+        self._db = db
         self._workspace = workspace_id
 
     async def add(self, draft: EventDraft) -> AddResult:
         """Store `draft` unless its idempotency key or UID is already stored."""
         event = CalendarEvent.from_draft(draft, new_event_id())
+
+        def work(conn: Connection) -> AddResult:
+            existing = self._existing(conn, draft)
+            if existing is not None:
+                return AddResult(event=existing, created=False)
+            conn.execute(insert(calendar_events).values(self._row(event)))
+            if event.attendees:
+                conn.execute(
+                    insert(calendar_event_attendees),
+                    [
+                        {
+                            "event_id": event.id,
+                            "position": i,
+                            "address": a,
+                            "address_key": a.casefold(),
+                        }
+                        for i, a in enumerate(event.attendees)
+                    ],
+                )
+            return AddResult(event=event, created=True)
+
         try:
-            async with _store_errors("add an event"), self._engine.begin() as conn:
-                existing = await self._existing(conn, draft)
-                if existing is not None:
-                    return AddResult(event=existing, created=False)
-                await conn.execute(insert(calendar_events).values(self._row(event)))
-                if event.attendees:
-                    await conn.execute(
-                        insert(calendar_event_attendees),
-                        [
-                            {
-                                "event_id": event.id,
-                                "position": i,
-                                "address": a,
-                                "address_key": a.casefold(),
-                            }
-                            for i, a in enumerate(event.attendees)
-                        ],
-                    )
+            with _store_errors("add an event"):
+                return await self._db.transaction(work)
         except IntegrityError:
             # Another writer stored the same key or UID between our lookup and insert.
-            async with _store_errors("add an event"), self._engine.connect() as conn:
-                existing = await self._existing(conn, draft)
+            with _store_errors("add an event"):
+                existing = await self._db.transaction(lambda conn: self._existing(conn, draft))
             if existing is None:
                 raise
             return AddResult(event=existing, created=False)
-        return AddResult(event=event, created=True)
 
     async def get(self, event_id: str) -> CalendarEvent | None:
         """Return the event with that id, or None."""
-        async with _store_errors("read an event"), self._engine.connect() as conn:
-            found = await self._load(conn, _ev.id == event_id)
+        with _store_errors("read an event"):
+            found = await self._db.transaction(lambda conn: self._load(conn, _ev.id == event_id))
         return found[0] if found else None
 
     async def events(
@@ -166,21 +171,25 @@ class SqlCalendarStore:
             conditions.append(
                 exists().where(and_(_at.event_id == _ev.id, _at.address_key.in_(keys)))
             )
-        async with _store_errors("list events"), self._engine.connect() as conn:
-            return await self._load(conn, *conditions)
+        with _store_errors("list events"):
+            return await self._db.transaction(lambda conn: self._load(conn, *conditions))
 
     async def delete(self, event_id: str) -> bool:
         """Remove an event; return whether it existed."""
-        async with _store_errors("delete an event"), self._engine.begin() as conn:
+
+        def work(conn: Connection) -> bool:
             # Explicit, not only ON DELETE CASCADE: SQLite enforces foreign keys only when asked.
             owned = select(_ev.id).where(_ev.id == event_id, _ev.workspace_id == self._workspace)
-            await conn.execute(delete(calendar_event_attendees).where(_at.event_id.in_(owned)))
-            result = await conn.execute(
+            conn.execute(delete(calendar_event_attendees).where(_at.event_id.in_(owned)))
+            result = conn.execute(
                 delete(calendar_events).where(
                     _ev.id == event_id, _ev.workspace_id == self._workspace
                 )
             )
-        return result.rowcount > 0
+            return result.rowcount > 0
+
+        with _store_errors("delete an event"):
+            return await self._db.transaction(work)
 
     def _row(self, event: CalendarEvent) -> dict[str, Any]:
         return {
@@ -196,35 +205,31 @@ class SqlCalendarStore:
             "description": event.description,
         }
 
-    async def _existing(self, conn: AsyncConnection, draft: EventDraft) -> CalendarEvent | None:
+    def _existing(self, conn: Connection, draft: EventDraft) -> CalendarEvent | None:
         if draft.idempotency_key:
-            found = await self._load(conn, _ev.idempotency_key == draft.idempotency_key)
+            found = self._load(conn, _ev.idempotency_key == draft.idempotency_key)
             if found:
                 return found[0]
-        found = await self._load(conn, _ev.uid == draft.uid)
+        found = self._load(conn, _ev.uid == draft.uid)
         return found[0] if found else None
 
-    async def _load(self, conn: AsyncConnection, *conditions: Any) -> list[CalendarEvent]:
-        rows = (
-            await conn.execute(
-                select(calendar_events)
-                .where(_ev.workspace_id == self._workspace, *conditions)
-                .order_by(_ev.start_at, _ev.id)
-            )
+    def _load(self, conn: Connection, *conditions: Any) -> list[CalendarEvent]:
+        rows = conn.execute(
+            select(calendar_events)
+            .where(_ev.workspace_id == self._workspace, *conditions)
+            .order_by(_ev.start_at, _ev.id)
         ).all()
         if not rows:
             return []
-        people = await self._attendees(conn, [r.id for r in rows])
+        people = self._attendees(conn, [r.id for r in rows])
         return [_event(r, people.get(r.id, ())) for r in rows]
 
-    async def _attendees(
-        self, conn: AsyncConnection, ids: Sequence[str]
-    ) -> dict[str, tuple[str, ...]]:
+    def _attendees(self, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
         found: dict[str, list[str]] = {}
         # Chunked: SQLite caps the number of bound parameters in one statement.
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
-            rows = await conn.execute(
+            rows = conn.execute(
                 select(_at.event_id, _at.address)
                 .where(_at.event_id.in_(chunk))
                 .order_by(_at.event_id, _at.position)

@@ -1,0 +1,49 @@
+"""``baton plan``: plan only; show the DAG, its critical path and an estimated duration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from baton.app import Baton
+from baton.cli.render import Estimate, estimate, estimate_text, plan_tree
+from baton.cli.serialize import emit_json
+from baton.cli.session import CliState, state_of
+from baton.cli.source import PlanSource, read_source, resolve_plan
+from baton.core.plan import Plan
+
+
+def plan(
+    ctx: typer.Context,
+    request: Annotated[
+        str | None,
+        typer.Argument(help='What to do, in plain language ("-" reads it from stdin).'),
+    ] = None,
+    plan_file: Annotated[
+        Path | None,
+        typer.Option("--plan", metavar="FILE", help="Check a JSON or YAML plan file instead."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the plan document (runs with `run --plan`).")
+    ] = False,
+) -> None:
+    """Plan a request without running it: the steps, the critical path, an estimate."""
+    state = state_of(ctx)
+    source = read_source(request, plan_file)
+    planned, est = state.with_baton(lambda b: _plan(b, source, state, quiet=as_json))
+    if as_json:
+        # exclude_defaults keeps the document as short as one written by hand; it loads back
+        # to the same plan because the omitted values are the defaults.
+        emit_json(planned.model_dump(mode="json", exclude_defaults=True))
+        return
+    state.out.print(plan_tree(planned))
+    state.out.print(estimate_text(est))
+
+
+async def _plan(
+    baton: Baton, source: PlanSource, state: CliState, *, quiet: bool
+) -> tuple[Plan, Estimate]:
+    planned = await resolve_plan(baton, source, state, quiet=quiet)
+    return planned, estimate(planned, baton.registry)
