@@ -85,12 +85,19 @@ async def test_request_is_planned_and_run(tmp_path: Path) -> None:
         assert record.request == "read notes.md and summarize it in 2 sentences"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-async def test_read_only_data_folder_is_a_config_error(tmp_path: Path) -> None:
+def read_only_folder(tmp_path: Path) -> Path:
+    """A folder this process cannot write: chmod 500, or for root (who ignores modes) /sys."""
+    if os.geteuid() == 0:
+        return Path("/sys")
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o500)
-    with pytest.raises(ConfigError, match="not readable and writable"):
+    return ro
+
+
+async def test_read_only_data_folder_is_a_config_error(tmp_path: Path) -> None:
+    ro = read_only_folder(tmp_path)
+    with pytest.raises(ConfigError, match="is not writable"):
         async with Baton.open(Settings(data_dir=ro)):
             pass
 

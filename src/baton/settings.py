@@ -76,11 +76,16 @@ class Settings(BaseSettings):
             ) from None
         if not d.is_dir():
             raise ConfigError(f"the data folder {d} is not a folder", hint="set BATON_DATA_DIR")
-        if not os.access(d, os.R_OK | os.W_OK | os.X_OK):
+        # Probe with a real write: os.access() says yes to root even on a read-only mount.
+        probe = d / f".baton-write-test-{os.getpid()}"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
             raise ConfigError(
-                f"the data folder {d} is not readable and writable",
+                f"the data folder {d} is not writable ({exc.strerror})",
                 hint="fix its permissions, or set BATON_DATA_DIR to a folder you can write",
-            )
+            ) from None
         return d
 
 

@@ -50,11 +50,17 @@ _EDGE_PUNCT = " \t,;:.!?-"
 
 # After a verb, these words show a verb phrase ("email it", "summarize the text") rather than a
 # noun that happens to be a verb ("the name and email columns").
-_PHRASE_STARTERS = frozenset(
+_OBJECT_STARTERS = frozenset(
     str.split(
         """
     a an the this that these those my our your its their his her all every each some any no
     it them me us him everyone everything something
+    """
+    )
+)
+_PHRASE_STARTERS = _OBJECT_STARTERS | frozenset(
+    str.split(
+        """
     to into in on onto from with by for as at about up out down over back off
     only just again also now both
     """
@@ -190,11 +196,16 @@ def _carry_order(parts: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
 
 def _starts_verb_phrase(rest: str, verbs: frozenset[str]) -> bool:
     words = rest.split()
-    if not words or words[0].lower() not in verbs:
+    if not words:
         return False
-    if len(words) == 1:
+    first = words[0].lower()
+    second = words[1].lower().strip(",.;:") if len(words) > 1 else ""
+    if first not in verbs:
+        # An unknown word before an article is still an action ("and water the plants"): split,
+        # so it is reported as not understood instead of being swallowed by the clause before.
+        return first.isalpha() and second in _OBJECT_STARTERS
+    if not second:
         return True
-    second = words[1].lower().strip(",.;:")
     return (
         second in _PHRASE_STARTERS
         or second == ""

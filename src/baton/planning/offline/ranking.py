@@ -3,7 +3,7 @@
 
 Ranking is BM25 (the `bm25s` library) over one document per agent. Clause and documents go
 through the same normalisation, so arguments become word classes: a URL becomes ``<url>``,
-``sales.csv`` becomes ``<file> csv``, ``ops@example.com`` becomes ``<email>``. That way the example
+``sales.csv`` becomes ``<file> <csv>``, ``ops@example.com`` becomes ``<email>``. That way the example
 "read notes.txt" matches "read report.md", and "fetch https://..." leans towards the HTTP agent
 without any agent-specific rule here. BM25's IDF does what fuzzy string ratios cannot: a word
 that only one agent uses ("summarize", "uppercase") outweighs words every agent uses ("file").
@@ -60,7 +60,7 @@ def tokens(text: str) -> list[str]:
     for m in _TOKEN.finditer(text):
         kind = m.lastgroup
         if kind == "file":
-            out += ["<file>", m.group("ext").lower()]
+            out += ["<file>", f"<{m.group('ext').lower()}>"]
         elif kind in ("url", "email", "folder"):
             out.append(f"<{kind}>")
         elif kind == "word":
