@@ -23,14 +23,13 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from workloads import BENCH_AGENTS, WORKLOADS  # noqa: E402
-
-from baton.agents import AgentRegistry  # noqa: E402
-from baton.core.executor import Executor, ExecutorOptions  # noqa: E402
-from baton.core.graph import Dag  # noqa: E402
-from baton.core.orchestrator import Orchestrator  # noqa: E402
-from baton.core.run_state import ConcurrencyLimits  # noqa: E402
-from baton.store import ExecutionStore, MemoryExecutionStore  # noqa: E402
+from baton.agents import AgentRegistry
+from baton.core.executor import Executor, ExecutorOptions
+from baton.core.graph import Dag
+from baton.core.orchestrator import Orchestrator
+from baton.core.run_state import ConcurrencyLimits
+from baton.store import ExecutionStore, MemoryExecutionStore
+from workloads import BENCH_AGENTS, WORKLOADS
 
 
 async def _measure(name: str, backend: str, repeat: int) -> dict[str, object]:
@@ -108,7 +107,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print(f"best of {args.repeat} runs per workload; every transition persisted to the store\n")
     header = f"{'workload':8} {'store':7} {'steps':>6} {'makespan s':>11} {'critical s':>11} "
     header += f"{'ratio':>7} {'ms/step':>8} {'peak RSS MB':>12}"

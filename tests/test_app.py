@@ -33,14 +33,19 @@ async def test_run_a_plan_with_a_python_agent(tmp_path: Path) -> None:
         plan = Plan(
             steps=[
                 Step(id="hi", agent="greet", inputs={"name": "Dana"}),
-                Step(id="loud", agent="text.transform", inputs={"text": "${hi.result}", "operation": "upper"}),
+                Step(
+                    id="loud",
+                    agent="text.transform",
+                    inputs={"text": "${hi.result}", "operation": "upper"},
+                ),
             ]
         )
         seen: list[str] = []
         result = await b.run(plan, on_event=lambda e: seen.append(e.kind))
         assert result.ok
         assert result.outputs["loud"]["text"] == "HELLO DANA"
-        assert seen[0] == "execution_started" and seen[-1] == "execution_finished"
+        assert seen[0] == "execution_started"
+        assert seen[-1] == "execution_finished"
         stored = await b.store.get_execution(result.execution_id)
         assert stored.status is ExecutionStatus.SUCCEEDED
     # State is durable: a new engine on the same data folder sees the execution.
@@ -58,8 +63,14 @@ async def test_events_as_an_async_iterator(tmp_path: Path) -> None:
         async with b.start(plan) as run:
             async for event in run.events:
                 kinds.append(event.kind)
-        assert kinds == ["execution_started", "step_started", "step_succeeded", "execution_finished"]
-        assert run.result is not None and run.result.outputs["hi"] == {"result": "hello Ada"}
+        assert kinds == [
+            "execution_started",
+            "step_started",
+            "step_succeeded",
+            "execution_finished",
+        ]
+        assert run.result is not None
+        assert run.result.outputs["hi"] == {"result": "hello Ada"}
 
 
 async def test_invalid_plans_store_nothing(tmp_path: Path) -> None:

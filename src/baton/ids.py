@@ -1,4 +1,4 @@
-"""Identifiers. Execution ids sort by creation time (a ULID-like layout) so listings need no index."""
+"""Identifiers. Execution ids sort by creation time (a ULID-like layout)."""
 
 from __future__ import annotations
 

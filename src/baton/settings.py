@@ -1,5 +1,7 @@
-"""Configuration: `BATON_*` environment variables (or a ``.env`` file); every default is
-embedded and needs nothing installed or running."""
+"""Configuration: `BATON_*` environment variables (or a ``.env`` file).
+
+Every default is embedded and needs nothing installed or running.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +49,9 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/London") from None
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Europe/London"
+            ) from None
         return value
 
     @property

@@ -53,7 +53,7 @@ def test_mistakes_are_usage_errors() -> None:
     with pytest.raises(UsageError, match="not an async function"):
         agent(description="x")(lambda: 1)  # type: ignore[arg-type, return-value]
 
-    async def untyped(a) -> int:  # type: ignore[no-untyped-def]  # noqa: ANN001
+    async def untyped(a) -> int:  # type: ignore[no-untyped-def]
         return 1
 
     with pytest.raises(UsageError, match="no type annotation"):

@@ -13,7 +13,7 @@ async def builtin_one() -> int:
     return 1
 
 
-PLUGIN = '''
+PLUGIN = """
 from baton.agents import agent
 
 @agent(description="Reverse a text.")
@@ -21,7 +21,7 @@ async def reverse(text: str) -> str:
     return text[::-1]
 
 _private = reverse  # underscore names are not scanned twice
-'''
+"""
 
 
 def test_builtins_and_plugin_files_are_found(tmp_path: Path) -> None:
@@ -29,14 +29,13 @@ def test_builtins_and_plugin_files_are_found(tmp_path: Path) -> None:
     (tmp_path / "broken.py").write_text("raise RuntimeError('bad plugin')\n")
     (tmp_path / "notes.txt").write_text("not python")
     registry = AgentRegistry()
-    report = discover(
-        registry, builtins=[builtin_one], plugin_dirs=[tmp_path], entry_points=False
-    )
+    report = discover(registry, builtins=[builtin_one], plugin_dirs=[tmp_path], entry_points=False)
     assert registry.names() == ["builtin_one", "reverse"]
     assert report.found["reverse"].startswith("plugin:")
     assert report.found["builtin_one"] == "builtin"
     assert len(report.errors) == 1
-    assert "broken.py" in report.errors[0] and "bad plugin" in report.errors[0]
+    assert "broken.py" in report.errors[0]
+    assert "bad plugin" in report.errors[0]
 
 
 def test_a_plugin_clashing_with_a_builtin_is_reported_not_fatal(tmp_path: Path) -> None:
@@ -54,7 +53,8 @@ def test_a_plugin_clashing_with_a_builtin_is_reported_not_fatal(tmp_path: Path) 
 def test_missing_plugin_folder_is_fine(tmp_path: Path) -> None:
     registry = AgentRegistry()
     report = discover(registry, plugin_dirs=[tmp_path / "nope"], entry_points=False)
-    assert report.errors == [] and len(registry) == 0
+    assert report.errors == []
+    assert len(registry) == 0
 
 
 def test_entry_points_are_loaded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -70,7 +70,8 @@ async def test_failure_skips_dependents_and_independent_branches_go_on(
     assert steps["bad"].error == "broken on purpose"
     record = await o.store.get_execution(result.execution_id)
     assert record.status is ExecutionStatus.FAILED
-    assert record.error is not None and "broken on purpose" in record.error
+    assert record.error is not None
+    assert "broken on purpose" in record.error
     assert events[-1].kind == "execution_finished"
 
 
@@ -85,7 +86,9 @@ async def test_retryable_errors_are_retried_then_succeed(registry: AgentRegistry
         return ctx.attempt
 
     registry.register(flaky)
-    result, events = await run(orchestrator(registry), Step(id="f", agent="flaky", policy=FAST_RETRY))
+    result, events = await run(
+        orchestrator(registry), Step(id="f", agent="flaky", policy=FAST_RETRY)
+    )
     assert result.ok
     assert calls == [1, 2, 3]
     retries = [e for e in events if e.kind == "step_retrying"]
@@ -108,7 +111,9 @@ async def test_retries_stop_at_max_attempts(registry: AgentRegistry) -> None:
 
 
 async def test_non_retryable_errors_are_not_retried(registry: AgentRegistry) -> None:
-    result, events = await run(orchestrator(registry), Step(id="b", agent="broken", policy=FAST_RETRY))
+    result, events = await run(
+        orchestrator(registry), Step(id="b", agent="broken", policy=FAST_RETRY)
+    )
     assert result.status is ExecutionStatus.FAILED
     assert not [e for e in events if e.kind == "step_retrying"]
 
@@ -279,7 +284,6 @@ async def test_events_are_committed_before_anyone_sees_them(registry: AgentRegis
         stored = store._events[event.execution_id]  # type: ignore[attr-defined]
         seen_in_store.append(any(s.event is event for s in stored))
 
-    await o.run(
-        Plan(steps=[Step(id="a", agent="echo", inputs={"text": "x"})]), on_event=check
-    )
-    assert seen_in_store and all(seen_in_store)
+    await o.run(Plan(steps=[Step(id="a", agent="echo", inputs={"text": "x"})]), on_event=check)
+    assert seen_in_store
+    assert all(seen_in_store)

@@ -30,7 +30,9 @@ def test_yaml_and_json_plans_load() -> None:
 
 
 def test_yaml_syntax_error_names_the_line() -> None:
-    with pytest.raises(PlanLoadError, match=r"bad.yaml: invalid YAML at line 3, column 13: mapping values"):
+    with pytest.raises(
+        PlanLoadError, match=r"bad.yaml: invalid YAML at line 3, column 13: mapping values"
+    ):
         parse_plan("steps:\n  - id: a\n    agent: x: y\n", source="bad.yaml")
 
 

@@ -98,11 +98,19 @@ def test_first_clause_is_never_ordered() -> None:
 
 
 def test_extra_verbs_come_from_the_caller() -> None:
-    request = "read a.txt and frobnicate it"
+    request = "read a.txt and frobnicate in place"
     assert len(split_clauses(request)) == 1
     assert [c.text for c in split_clauses(request, {"read", "frobnicate"})] == [
         "read a.txt",
-        "frobnicate it",
+        "frobnicate in place",
+    ]
+
+
+def test_unknown_verb_before_an_object_still_splits() -> None:
+    # Otherwise "water the plants" would be swallowed by "load sales.csv" and never reported.
+    assert texts("load sales.csv and water the plants") == [
+        ("load sales.csv", False),
+        ("water the plants", False),
     ]
 
 

@@ -6,6 +6,8 @@ from pydantic import BaseModel
 
 from baton.planning.offline.linking import (
     EarlierStep,
+    Link,
+    Mismatch,
     OutputField,
     compatible,
     find_link,
@@ -80,35 +82,48 @@ def earlier(step_id: str, model: type[BaseModel]) -> EarlierStep:
 
 def test_content_feeds_text() -> None:
     link = find_link("text", frozenset({"string"}), [earlier("read", ReadOut)])
-    assert link is not None
+    assert isinstance(link, Link)
     assert link.reference == "${read.content}"
 
 
 def test_nested_best_start_feeds_start() -> None:
     link = find_link("start", frozenset({"string"}), [earlier("find", SlotsOut)])
-    assert link is not None
+    assert isinstance(link, Link)
     assert link.reference == "${find.best.start}"
 
 
 def test_closest_earlier_step_wins() -> None:
     steps = [earlier("read", ReadOut), earlier("read_2", ReadOut)]
     link = find_link("content", frozenset({"string"}), steps)
-    assert link is not None
+    assert isinstance(link, Link)
     assert link.step_id == "read_2"
 
 
-def test_skips_steps_with_nothing_compatible() -> None:
-    steps = [earlier("read", ReadOut), earlier("find", SlotsOut)]
+class WriteOut(BaseModel):
+    path: str
+    bytes_written: int
+
+
+def test_passes_over_steps_with_nothing_related() -> None:
+    steps = [earlier("read", ReadOut), earlier("write", WriteOut)]
     link = find_link("text", frozenset({"string"}), steps)
-    assert link is not None
-    assert link.step_id == "read"
+    assert isinstance(link, Link)
+    assert link.reference == "${read.content}"
+
+
+def test_a_closer_list_blocks_an_older_text() -> None:
+    # "read a.txt, find the slots, then summarize them": the slots are "them", not the file.
+    steps = [earlier("read", ReadOut), earlier("find", SlotsOut)]
+    found = find_link("text", frozenset({"string"}), steps)
+    assert isinstance(found, Mismatch)
+    assert str(found) == "${find.slots} is array"
 
 
 def test_type_mismatch_is_not_linked() -> None:
     only_array = [
         EarlierStep(step_id="x", outputs=[OutputField(path=("text",), types=frozenset({"array"}))])
     ]
-    assert find_link("text", frozenset({"string"}), only_array) is None
+    assert isinstance(find_link("text", frozenset({"string"}), only_array), Mismatch)
 
 
 def test_unrelated_names_are_not_linked() -> None:

@@ -105,7 +105,8 @@ async def test_transitions_update_rows_with_their_events(store: ExecutionStore) 
         0.5,
         1,
     )
-    assert a.finished_at is not None and a.finished_at.tzinfo is not None
+    assert a.finished_at is not None
+    assert a.finished_at.tzinfo is not None
     assert (b.status, b.error) == (StepStatus.RUNNING, "flaky")
     assert (await store.get_execution("ex1")).status is ExecutionStatus.RUNNING
 
@@ -137,7 +138,8 @@ async def test_events_replay_in_order_after_a_position(store: ExecutionStore) ->
         execution_id="ex1", step_id="a", message="one", at=everything[1].event.at
     )
     seqs = [e.seq for e in everything]
-    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+    assert seqs == sorted(seqs)
+    assert len(set(seqs)) == 3
     tail = await store.events("ex1", after=seqs[0])
     assert [e.seq for e in tail] == seqs[1:]
     assert len(await store.events("ex1", after=seqs[0], limit=1)) == 1

@@ -184,9 +184,7 @@ def agent(
                 f"agent {agent_name!r} has no description",
                 hint="pass description=... or give the function a docstring",
             )
-        input_model, output_model, ctx_param, unpack, wrap_output = _build_schemas(
-            fn, agent_name
-        )
+        input_model, output_model, ctx_param, unpack, wrap_output = _build_schemas(fn, agent_name)
         spec = AgentSpec(
             name=agent_name,
             description=desc,
@@ -208,4 +206,4 @@ def agent(
             extractor=extract,
         )
 
-    return cast(Callable[[AgentFunction], FunctionAgent], wrap)
+    return cast("Callable[[AgentFunction], FunctionAgent]", wrap)

@@ -151,7 +151,13 @@ class LiveRunView:
         total, done = len(t.steps), t.finished
         head = Table.grid(padding=(0, 1))
         head.add_row(
-            ProgressBar(total=max(total, 1), completed=done, width=30),
+            ProgressBar(
+                total=max(total, 1),
+                completed=done,
+                width=30,
+                complete_style="cyan",
+                finished_style="green",
+            ),
             Text(f"{done}/{total} steps", style="bold"),
             Text(fmt_duration(t.clock() - t.began), style="dim"),
         )

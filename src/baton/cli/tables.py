@@ -24,8 +24,9 @@ _EXECUTION_STYLE = {
 }
 
 
-def _when(at: datetime | None) -> str:
-    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if at else "-"
+def _when(at: datetime | None, *, seconds: bool = True) -> str:
+    fmt = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return at.astimezone().strftime(fmt) if at else "-"
 
 
 def _took(start: datetime | None, end: datetime | None) -> float | None:
@@ -39,13 +40,14 @@ def _status(status: ExecutionStatus) -> Text:
 def executions_table(records: Sequence[ExecutionRecord]) -> Table:
     """Recent executions, newest first."""
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("id", "status", "created", "took", "name"):
-        table.add_column(column, no_wrap=column != "name", overflow="fold")
+    for column in ("id", "status", "created", "took"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("name", no_wrap=True, overflow="ellipsis")
     for r in records:
         table.add_row(
             r.id,
             _status(r.status),
-            _when(r.created_at),
+            _when(r.created_at, seconds=False),
             fmt_duration(_took(r.started_at, r.finished_at)),
             clip(r.name, 60),
         )

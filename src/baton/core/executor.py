@@ -203,7 +203,7 @@ class _Run:
             if rec.status is StepStatus.SUCCEEDED
         }
         self.errors: dict[str, str] = {}
-        finished = {sid: StepStatus.SUCCEEDED for sid in self.outputs}
+        finished = dict.fromkeys(self.outputs, StepStatus.SUCCEEDED)
         self.state = RunState(
             plan,
             limits=self._limits(),
@@ -214,7 +214,9 @@ class _Run:
             self.state.attempt[sid] = previous[sid].attempts
         self.send, self.recv = anyio.create_memory_object_stream[_Message](math.inf)
         self.sink = _StreamSink(execution_id, self.send)
-        self.jobs_send, self.jobs_recv = anyio.create_memory_object_stream[tuple[str, int]](math.inf)
+        self.jobs_send, self.jobs_recv = anyio.create_memory_object_stream[tuple[str, int]](
+            math.inf
+        )
         self.idle_workers = 0
         self.started_at: dict[str, datetime] = {}
         self.cancel_requested = False
@@ -474,4 +476,11 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-__all__ = ["AgentError", "EventCallback", "ExecutionResult", "Executor", "ExecutorOptions", "RunError"]
+__all__ = [
+    "AgentError",
+    "EventCallback",
+    "ExecutionResult",
+    "Executor",
+    "ExecutorOptions",
+    "RunError",
+]

@@ -87,9 +87,7 @@ class Orchestrator:
         previous: Mapping[str, StepRecord] = {
             s.step_id: s for s in await self.store.get_steps(execution_id)
         }
-        return await self.executor.execute(
-            execution_id, plan, on_event=on_event, previous=previous
-        )
+        return await self.executor.execute(execution_id, plan, on_event=on_event, previous=previous)
 
     async def cancel(self, execution_id: str) -> ExecutionRecord:
         """Ask the process running `execution_id` to cancel it (takes effect within a second).

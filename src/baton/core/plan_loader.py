@@ -39,7 +39,7 @@ def parse_plan(text: str, *, source: str = "<plan>", fmt: str | None = None) -> 
     if not isinstance(data, dict):
         raise PlanLoadError(
             f"{source}: a plan must be a mapping with a 'steps' list, not {type(data).__name__}",
-            hint="start the document with `steps:` (YAML) or `{\"steps\": [...]}` (JSON)",
+            hint='start the document with `steps:` (YAML) or `{"steps": [...]}` (JSON)',
         )
     try:
         return Plan.model_validate(data)
@@ -56,7 +56,9 @@ def load_plan(path: Path) -> Plan:
     try:
         size = path.stat().st_size
         if size > MAX_PLAN_BYTES:
-            raise PlanLoadError(f"{path}: the plan is {size:,} bytes; the limit is {MAX_PLAN_BYTES:,}")
+            raise PlanLoadError(
+                f"{path}: the plan is {size:,} bytes; the limit is {MAX_PLAN_BYTES:,}"
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PlanLoadError(f"plan file {str(path)!r} does not exist") from None

@@ -63,7 +63,9 @@ class RunState:
         for sid in self._dag.order:
             if self.status[sid] is not StepStatus.PENDING:
                 continue
-            unmet = sum(1 for d in self._dag.deps[sid] if self.status[d] is not StepStatus.SUCCEEDED)
+            unmet = sum(
+                1 for d in self._dag.deps[sid] if self.status[d] is not StepStatus.SUCCEEDED
+            )
             self._waiting[sid] = unmet
             if unmet == 0:
                 self._push(sid)

@@ -74,11 +74,12 @@ def _agent_problems(step: Step, registry: AgentRegistry) -> list[PlanProblem]:
 
 
 def _input_problems(step: Step, model: type[BaseModel]) -> list[PlanProblem]:
-    """Validate inputs against the agent's schema; fields fed by whole references are
-    checked for existence only (their values are known at run time)."""
-    referenced = {
-        k for k, v in step.inputs.items() if isinstance(v, str) and is_whole_reference(v)
-    }
+    """Validate inputs against the agent's schema.
+
+    Fields fed by whole references are checked for existence only: their values are known
+    at run time.
+    """
+    referenced = {k for k, v in step.inputs.items() if isinstance(v, str) and is_whole_reference(v)}
     literal = {k: v for k, v in step.inputs.items() if k not in referenced}
     unknown_fields = [k for k in referenced if k not in model.model_fields]
     problems = [

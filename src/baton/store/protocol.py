@@ -1,5 +1,7 @@
-"""The execution store contract. Every backend passes the same conformance suite
-(tests/store/test_execution_store.py)."""
+"""The execution store contract.
+
+Every backend passes the same conformance suite (tests/store/test_execution_store.py).
+"""
 
 from __future__ import annotations
 

@@ -94,5 +94,6 @@ def cancel(ctx: typer.Context, execution_id: IdArgument) -> None:
             Text.assemble(
                 "cancel requested for execution ", (record.id, "bold"),
                 " (its runner stops it within about a second)",
-            )
+            ),
+            soft_wrap=True,
         )  # fmt: skip

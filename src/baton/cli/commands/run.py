@@ -70,8 +70,13 @@ def run(
         raise typer.Exit(EXIT_FAILED)
 
 
+def _interactive() -> bool:
+    """Whether someone can answer a prompt (tests replace this)."""
+    return sys.stdin.isatty()
+
+
 def _confirm() -> None:
-    if not sys.stdin.isatty():
+    if not _interactive():
         raise UsageError(
             "not asking for confirmation: stdin is not a terminal",
             hint="pass --yes (-y) to run without asking",

@@ -208,7 +208,6 @@ def _starts_verb_phrase(rest: str, verbs: frozenset[str]) -> bool:
         return True
     return (
         second in _PHRASE_STARTERS
-        or second == ""
         or "\ue000" in second
         or second[0].isdigit()
         or second.startswith(("$", "#"))

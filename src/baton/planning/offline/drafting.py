@@ -21,6 +21,7 @@ from baton.agents.registry import AgentRegistry
 from baton.planning.offline.clauses import Clause, find_sources
 from baton.planning.offline.linking import (
     EarlierStep,
+    Link,
     find_link,
     input_types,
     output_fields,
@@ -159,7 +160,7 @@ class Drafter:
             if n in extraction.inputs
             or (
                 n in extraction.from_previous
-                and find_link(n, input_types(spec.input_model, n), self._earlier) is not None
+                and isinstance(find_link(n, input_types(spec.input_model, n), self._earlier), Link)
             )
         )
         return _FIT_WEIGHT * found / len(required)
@@ -174,10 +175,12 @@ class Drafter:
         missing: list[str] = []
         for name in wanted:
             link = find_link(name, input_types(spec.input_model, name), self._earlier)
-            if link is None:
-                missing.append(name)
-            else:
+            if isinstance(link, Link):
                 inputs[name] = link.reference
+            else:
+                missing.append(
+                    f"{name} ({link}, {name} needs {_types(spec, name)})" if link else name
+                )
         return inputs, missing
 
     def _add_helpers(self, clause: Clause, inputs: dict[str, Any], segment: int) -> bool:
@@ -235,6 +238,10 @@ class Drafter:
             n += 1
             step_id = f"{base}_{n}"
         return step_id
+
+
+def _types(spec: AgentSpec, name: str) -> str:
+    return " or ".join(sorted(input_types(spec.input_model, name))) or "another type"
 
 
 def _show(value: Any) -> str:

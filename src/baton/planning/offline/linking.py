@@ -16,15 +16,23 @@ from typing import Any, cast
 from pydantic import BaseModel
 
 # How well an output named like the key feeds an input named like the value (1.0 = same name).
-# Text-like values flow into each other; a summary is the best "it" after summarizing.
+# Text-like values flow into each other; a summary is the best "it" after summarizing. The
+# collections (matches, rows, entries...) are "the result" of their step too: they have a low
+# affinity so that, being lists, they stop the search for a text ("extract the emails and save
+# them") instead of letting it reach past them to an older text, which would be the wrong data.
+_COLLECTIONS = {"matches": 0.5, "rows": 0.4, "entries": 0.4, "events": 0.4, "slots": 0.3}
 _AFFINITY: Mapping[str, Mapping[str, float]] = {
-    "text": {"content": 0.95, "text": 1.0, "summary": 0.9, "body": 0.85, "message": 0.8},
-    "content": {"content": 1.0, "text": 0.95, "summary": 0.9, "body": 0.85, "message": 0.8},
-    "message": {"message": 1.0, "summary": 0.95, "text": 0.9, "content": 0.9, "body": 0.9},
-    "body": {"body": 1.0, "content": 0.95, "text": 0.95, "summary": 0.9, "message": 0.85},
+    "text": {"content": 0.95, "text": 1.0, "summary": 0.9, "body": 0.85, "message": 0.8}
+    | _COLLECTIONS,
+    "content": {"content": 1.0, "text": 0.95, "summary": 0.9, "body": 0.85, "message": 0.8}
+    | _COLLECTIONS,
+    "message": {"message": 1.0, "summary": 0.95, "text": 0.9, "content": 0.9, "body": 0.9}
+    | _COLLECTIONS,
+    "body": {"body": 1.0, "content": 0.95, "text": 0.95, "summary": 0.9, "message": 0.85}
+    | _COLLECTIONS,
     "to": {"matches": 0.6, "attendees": 0.7},
     "attendees": {"matches": 0.6, "to": 0.7},
-    "values": {"json": 0.5},
+    "values": {"json_body": 0.5, "json": 0.5},
 }
 
 _JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object"})
@@ -63,6 +71,22 @@ class Link:
     def reference(self) -> str:
         """The ``${step.field}`` text to put in the inputs."""
         return "${" + ".".join((self.step_id, *self.path)) + "}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mismatch:
+    """The closest related output has the wrong type for the input (why nothing was linked)."""
+
+    step_id: str
+    """The step whose output was closest."""
+    path: tuple[str, ...]
+    """Its best related field."""
+    types: frozenset[str]
+    """That field's JSON types."""
+
+    def __str__(self) -> str:
+        ref = "${" + ".".join((self.step_id, *self.path)) + "}"
+        return f"{ref} is {' or '.join(sorted(self.types)) or 'of another type'}"
 
 
 def output_fields(model: type[BaseModel]) -> list[OutputField]:
@@ -128,8 +152,13 @@ def affinity(input_name: str, output_path: tuple[str, ...]) -> float:
 
 def find_link(
     input_name: str, accepted: frozenset[str], earlier: Sequence[EarlierStep]
-) -> Link | None:
+) -> Link | Mismatch | None:
     """The output of the closest earlier step that can feed `input_name`, if any.
+
+    Steps with no output related to the input (a file write, for a text) are passed over. The
+    closest step that has a related output decides: if none of its related outputs has a fitting
+    type, nothing is linked (a list of matches does not become "the text") and the `Mismatch`
+    says why.
 
     Args:
         input_name: The input to feed.
@@ -137,14 +166,15 @@ def find_link(
         earlier: Steps planned before, oldest first.
     """
     for step in reversed(earlier):
-        scored = [
-            (affinity(input_name, f.path), f.path)
-            for f in step.outputs
-            if compatible(f.types, accepted)
-        ]
-        best = max(scored, default=(0.0, ()))
-        if best[0] > 0:
-            return Link(step_id=step.step_id, path=best[1])
+        related = [(affinity(input_name, f.path), f) for f in step.outputs]
+        related = [(score, f) for score, f in related if score > 0]
+        if not related:
+            continue
+        fitting = [(score, f.path) for score, f in related if compatible(f.types, accepted)]
+        if not fitting:
+            f = max(related, key=lambda r: (r[0], r[1].path))[1]
+            return Mismatch(step_id=step.step_id, path=f.path, types=f.types)
+        return Link(step_id=step.step_id, path=max(fitting)[1])
     return None
 
 
@@ -167,6 +197,7 @@ def _resolve(prop: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, A
 __all__ = [
     "EarlierStep",
     "Link",
+    "Mismatch",
     "OutputField",
     "affinity",
     "compatible",

@@ -3,9 +3,9 @@
 
 Ranking is BM25 (the `bm25s` library) over one document per agent. Clause and documents go
 through the same normalisation, so arguments become word classes: a URL becomes ``<url>``,
-``sales.csv`` becomes ``<file> <csv>``, ``ops@example.com`` becomes ``<email>``. That way the example
-"read notes.txt" matches "read report.md", and "fetch https://..." leans towards the HTTP agent
-without any agent-specific rule here. BM25's IDF does what fuzzy string ratios cannot: a word
+``sales.csv`` becomes ``<file> <csv>``, ``ops@example.com`` becomes ``<email>``. That way the
+example "read notes.txt" matches "read report.md", and "fetch https://..." leans towards the HTTP
+agent without any agent-specific rule here. BM25's IDF does what fuzzy string ratios cannot: a word
 that only one agent uses ("summarize", "uppercase") outweighs words every agent uses ("file").
 
 A misspelt word ("sumarize") is mapped to the closest vocabulary word with rapidfuzz first.

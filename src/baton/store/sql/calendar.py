@@ -14,8 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
-    Connection,
     Column,
+    Connection,
     ForeignKeyConstraint,
     Index,
     Integer,

@@ -136,8 +136,11 @@ def open_database(url: str) -> Database:
 
 
 def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    """WAL with ``synchronous=NORMAL``: a commit survives a crash of the process, and
-    readers (the CLI, the dashboard) never block the writer."""
+    """Set WAL with ``synchronous=NORMAL`` on a new connection.
+
+    A commit then survives a crash of the process, and readers (the CLI, the dashboard)
+    never block the writer.
+    """
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
