@@ -46,13 +46,23 @@ class Database(Protocol):
 
 
 class ThreadedSqliteDatabase:
-    """SQLite through the stdlib driver on a worker thread (one writer at a time)."""
+    """SQLite through the stdlib driver on a worker thread, one transaction at a time.
+
+    Every transaction runs on one long-lived connection: checking a connection out of a pool
+    and resetting it on return costs more than a small transaction itself (measured: 0.36 ms
+    vs 0.17 ms per event batch). SQLite has a single writer anyway, so serialising here also
+    avoids "database is locked" retries within this process.
+    """
 
     def __init__(self, url: URL) -> None:
-        self._engine = sa.create_engine(url.set(drivername="sqlite"))
+        self._engine = sa.create_engine(
+            url.set(drivername="sqlite"),
+            # The connection moves between worker threads, never used by two at once.
+            connect_args={"check_same_thread": False},
+        )
         event.listen(self._engine, "connect", sqlite_pragmas)
-        # SQLite has one writer; serialising here avoids "database is locked" retries.
         self._limiter = anyio.CapacityLimiter(1)
+        self._conn: Connection | None = None
 
     @property
     def dialect(self) -> str:
@@ -66,16 +76,23 @@ class ThreadedSqliteDatabase:
 
     async def transaction(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in a transaction on the worker thread."""
+        return await anyio.to_thread.run_sync(self._run, work, limiter=self._limiter)
 
-        def run() -> T:
-            with self._engine.begin() as conn:
-                return work(conn)
-
-        return await anyio.to_thread.run_sync(run, limiter=self._limiter)
+    def _run(self, work: Callable[[Connection], T]) -> T:
+        if self._conn is None or self._conn.invalidated or self._conn.closed:
+            self._conn = self._engine.connect()
+        with self._conn.begin():
+            return work(self._conn)
 
     async def dispose(self) -> None:
-        """Close pooled connections."""
-        await anyio.to_thread.run_sync(self._engine.dispose)
+        """Close the connection and the engine's pool."""
+        await anyio.to_thread.run_sync(self._close, limiter=self._limiter)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._engine.dispose()
 
 
 class AsyncEngineDatabase:
