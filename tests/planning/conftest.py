@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import BaseModel
 
-from baton.agents import AgentRegistry, Extraction, ExtractionContext, agent
+from baton.agents import AgentRegistry, Extraction, ExtractionContext, FunctionAgent, agent
 from baton.planning import PlanningContext
 
 _PATH = re.compile(r"\b[\w/.-]+\.[a-z]{2,4}\b")
@@ -110,7 +110,7 @@ def _book(clause: str, ctx: ExtractionContext) -> Extraction:
     )
 
 
-def fake_agents() -> list[object]:
+def fake_agents() -> list[FunctionAgent]:
     @agent(
         "files.read",
         description="Read a text file from the workspace and return its content.",
@@ -181,7 +181,7 @@ def fake_agents() -> list[object]:
 def registry() -> AgentRegistry:
     reg = AgentRegistry()
     for a in fake_agents():
-        reg.register(a)  # type: ignore[arg-type]
+        reg.register(a)
     return reg
 
 

@@ -116,3 +116,12 @@ def test_unknown_verb_before_an_object_still_splits() -> None:
 
 def test_blank_request_has_no_clauses() -> None:
     assert split_clauses("  ,. ;  ") == []
+
+
+def test_mask_markers_in_the_request_are_harmless() -> None:
+    assert texts("read \ue0007\ue001 notes.txt") == [("read 7 notes.txt", False)]
+
+
+def test_long_runs_split_in_linear_time() -> None:
+    # Quadratic masking would take seconds here; the planner accepts requests this long.
+    assert len(split_clauses("a." * 5000 + " and read it")) == 2

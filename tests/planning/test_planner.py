@@ -220,3 +220,87 @@ def test_agent_without_extractor_can_still_serve_a_clause(context: PlanningConte
     assert [(s.id, s.agent, s.description) for s in p.steps] == [
         ("now", "clock.now", "tell me the current time")
     ]
+
+
+def test_a_named_file_is_read_by_a_helper_step(
+    registry: AgentRegistry, context: PlanningContext
+) -> None:
+    p = plan("summarize docs/notes.md then notify x@y.com that it is done", registry, context)
+    assert [(s.id, s.agent) for s in p.steps] == [
+        ("read", "files.read"),
+        ("summarize", "text.summarize"),
+        ("send", "notify.send"),
+    ]
+    assert p.step("read").inputs == {"path": "docs/notes.md"}
+    assert p.step("summarize").inputs == {"text": "${read.content}"}
+    assert deps(p)["send"] == ["summarize"]
+
+
+def test_helper_is_dropped_when_it_does_not_help(
+    registry: AgentRegistry, context: PlanningContext
+) -> None:
+    # A file is named, but reading it cannot give create_event its start and end.
+    err = refused("book it as 'Review' from agenda.md", registry, context)
+    assert err.understood == ()
+    assert err.not_understood == (
+        "\"book it as 'Review' from agenda.md\": calendar.create_event: missing start, end",
+    )
+
+
+def test_a_list_is_not_taken_for_a_text(registry: AgentRegistry, context: PlanningContext) -> None:
+    err = refused("find a free hour with dana@example.com and summarize it", registry, context)
+    assert err.not_understood == (
+        '"summarize it": text.summarize: missing text '
+        "(${find_slots.slots} is array, text needs string)",
+    )
+
+
+def test_then_waits_only_for_what_is_not_implied(
+    registry: AgentRegistry, context: PlanningContext
+) -> None:
+    p = plan("read a.txt and summarize it, then notify x@y.com that it is done", registry, context)
+    assert p.step("send").depends_on == ["summarize"]  # read is implied through summarize
+
+
+def test_extractors_get_the_clock_and_the_earlier_agents(context: PlanningContext) -> None:
+    seen: list[ExtractionContext] = []
+
+    def extract(clause: str, ctx: ExtractionContext) -> Extraction:
+        seen.append(ctx)
+        return Extraction(inputs={"what": clause}, understood=f"ping {clause}")
+
+    @agent("net.ping", description="Ping a host.", examples=("ping the server",), extract=extract)
+    async def ping(what: str) -> Out:
+        return Out(ok=True)
+
+    reg = AgentRegistry()
+    reg.register(ping)
+    p = plan("ping the server, then ping the router", reg, context)
+    assert [s.inputs for s in p.steps] == [{"what": "ping the server"}, {"what": "ping the router"}]
+    assert {c.now for c in seen} == {context.now}
+    assert seen[-1].previous_agents == ("net.ping",)
+    assert seen[0].previous_agents == ()
+
+
+@pytest.mark.parametrize("request_text", ["notes.txt", "https://example.com/a", "x@y.com"])
+def test_bare_values_are_not_an_action(
+    request_text: str, registry: AgentRegistry, context: PlanningContext
+) -> None:
+    assert refused(request_text, registry, context).not_understood == (
+        f'"{request_text}": no agent matches',
+    )
+
+
+def test_optional_input_nothing_earlier_gives_keeps_its_default(
+    registry: AgentRegistry, context: PlanningContext
+) -> None:
+    def extract(clause: str, ctx: ExtractionContext) -> Extraction:
+        return Extraction(from_previous=("text", "label"), understood="tag the text")
+
+    @agent("text.tag", description="Tag a text.", examples=("tag it",), extract=extract)
+    async def tag(text: str, label: str = "") -> Out:
+        return Out(ok=True)
+
+    registry.register(tag)
+    p = plan("read a.txt and tag it", registry, context)
+    assert p.step("tag").inputs == {"text": "${read.content}"}

@@ -44,8 +44,6 @@ class BoundaryGroup(TyperGroup):
         except KeyboardInterrupt:
             _stderr().print(Text("interrupted", style="magenta"))
             raise typer.Exit(EXIT_INTERRUPTED) from None
-        except BatonError as exc:
-            raise typer.Exit(report(exc, debug=_debug(ctx))) from None
         except Exception as exc:
             raise typer.Exit(report(exc, debug=_debug(ctx))) from None
 

@@ -109,6 +109,7 @@ class RunTracker:
                 view.status, view.note = StepStatus.SKIPPED, event.reason
             case StepCancelled():
                 view.status, view.duration_s = StepStatus.CANCELLED, self.elapsed(view)
+                view.note = ""
             case StepProgress():
                 view.note = describe_event(event)
             case _:

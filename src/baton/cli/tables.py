@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -49,7 +50,7 @@ def executions_table(records: Sequence[ExecutionRecord]) -> Table:
             _status(r.status),
             _when(r.created_at, seconds=False),
             fmt_duration(_took(r.started_at, r.finished_at)),
-            clip(r.name, 60),
+            Text(clip(r.name, 60)),
         )
     return table
 
@@ -60,10 +61,10 @@ def execution_view(record: ExecutionRecord, steps: Sequence[StepRecord]) -> Rend
     head.add_column(style="bold")
     head.add_column(overflow="fold")
     head.add_row("execution", record.id)
-    head.add_row("name", record.name or "-")
+    head.add_row("name", Text(record.name or "-"))
     head.add_row("status", _status(record.status))
     if record.request:
-        head.add_row("request", clip(record.request, 200))
+        head.add_row("request", Text(clip(record.request, 200)))
     head.add_row("created", _when(record.created_at))
     head.add_row("started", _when(record.started_at))
     head.add_row("finished", _when(record.finished_at))
@@ -84,12 +85,12 @@ def steps_table(steps: Sequence[StepRecord]) -> Table:
         icon, style = STATUS_STYLE[s.status]
         took = s.duration_s if s.duration_s is not None else _took(s.started_at, s.finished_at)
         table.add_row(
-            s.step_id,
-            s.agent,
+            Text(s.step_id),
+            Text(s.agent),
             Text(f"{icon} {s.status.value}", style=style),
             str(s.attempts),
             fmt_duration(took) if s.status is not StepStatus.PENDING else "-",
-            clip(s.error or "", 160),
+            Text(clip(s.error or "", 160)),
         )
     return table
 
@@ -105,36 +106,41 @@ def events_table(events: Sequence[StoredEvent]) -> Table:
             str(stored.seq),
             e.at.astimezone().strftime("%H:%M:%S.%f")[:-3],
             e.kind,
-            getattr(e, "step_id", "") or "",
-            describe_event(e),
+            Text(getattr(e, "step_id", "") or ""),
+            Text(describe_event(e)),
         )
     return table
+
+
+def _short_source(source: str) -> str:
+    """``plugin:/long/path/x.py`` -> ``plugin:x.py`` (the full path is in `agents show`)."""
+    kind, _, where = source.partition(":")
+    return f"{kind}:{Path(where).name}" if kind == "plugin" and where else source
 
 
 def _stats_text(stats: AgentStats) -> str:
     if not stats.runs:
         return "no runs yet"
     rate = stats.success_rate or 0.0
-    return f"{stats.runs} run(s), {rate:.0%} ok, mean {fmt_duration(stats.mean_duration_s)}"
+    return f"{stats.runs} run(s), {rate:.0%} ok, ~{fmt_duration(stats.mean_duration_s)}"
 
 
 def agents_table(entries: Sequence[tuple[RegisteredAgent, AgentStats]]) -> Table:
-    """Every agent: name, risk, idempotent, source, description and live stats."""
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("name", style="cyan", no_wrap=True)
+    """Every agent: name and description, risk, idempotent, source and live stats."""
+    table = Table(box=None, header_style="bold", pad_edge=False, expand=True)
+    # The description sits under the name so the table still reads at 80 columns.
+    table.add_column("agent", overflow="fold", ratio=1)
     table.add_column("risk", no_wrap=True)
     table.add_column("idem.", no_wrap=True)
-    table.add_column("source", overflow="fold")
-    table.add_column("description", overflow="fold")
+    table.add_column("source", no_wrap=True)
     table.add_column("stats", no_wrap=True)
     for entry, stats in entries:
         spec = entry.agent.spec
         table.add_row(
-            spec.name,
+            Text.assemble((spec.name, "cyan"), "\n", (clip(spec.description, 160), "dim")),
             spec.risk.value,
             "yes" if spec.idempotent else "no",
-            entry.source,
-            clip(spec.description, 80),
+            Text(_short_source(entry.source)),
             _stats_text(stats),
         )
     return table
@@ -147,15 +153,15 @@ def agent_view(entry: RegisteredAgent, stats: AgentStats) -> RenderableType:
     head.add_column(style="bold")
     head.add_column(overflow="fold")
     head.add_row("agent", Text(spec.name, style="cyan"))
-    head.add_row("description", spec.description)
+    head.add_row("description", Text(spec.description))
     head.add_row("risk", spec.risk.value)
     head.add_row("idempotent", "yes" if spec.idempotent else "no")
     head.add_row("cacheable", "yes" if spec.cacheable else "no")
     if spec.rate_limit_key:
-        head.add_row("rate limit key", spec.rate_limit_key)
+        head.add_row("rate limit key", Text(spec.rate_limit_key))
     if spec.tags:
-        head.add_row("tags", ", ".join(spec.tags))
-    head.add_row("source", entry.source)
+        head.add_row("tags", Text(", ".join(spec.tags)))
+    head.add_row("source", Text(entry.source))
     head.add_row("stats", _stats_text(stats))
     parts: list[RenderableType] = [head]
     for title, model in (("inputs", spec.input_model), ("output", spec.output_model)):

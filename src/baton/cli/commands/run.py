@@ -108,6 +108,8 @@ async def _execute(
 ) -> ExecutionResult:
     record = await baton.orchestrator.create(plan, request=source.request)
     progress.execution_id = record.id
+    # On stderr, before the live view, so another terminal can `baton cancel` it right away.
+    state.note(f"execution {record.id} (Ctrl-C cancels it and saves its state)")
     state.out.print()
     with make_view(state.out, plan) as view:
         result = await baton.orchestrator.execute(record.id, on_event=view.on_event)

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 # Spans that are never split; order matters (a URL contains a path, a quote may contain both).
+# Values start only where a run of word characters starts ((?<![...])): trying every position
+# inside "a.a.a.a..." would make masking quadratic in the request's length.
 _PROTECTED = re.compile(
     r"""
       "[^"\n]*"                                   # "double quoted"
@@ -22,10 +24,10 @@ _PROTECTED = re.compile(
     | \u201c[^\u201d\n]*\u201d                     # typographic double quotes
     | \u2018[^\u2019\n]*\u2019                     # typographic single quotes
     | `[^`\n]*`                                   # back quotes
-    | \b[a-z][a-z0-9+.-]*://[^\s"'<>]*[^\s"'<>.,;:!?)]   # URLs, without trailing punctuation
-    | [\w.+-]+@[\w-]+(?:\.[\w-]+)+                # e-mail addresses
-    | (?:~|\.{1,2})?/?(?:[\w.-]+/)+[\w.-]*[\w-]   # paths with a slash
-    | \b[\w-]+(?:\.[A-Za-z0-9]{1,8})+\b           # file names with an extension, decimals
+    | (?<![\w+.-])[a-z][a-z0-9+.-]*://[^\s"'<>]*[^\s"'<>.,;:!?)]   # URLs, no trailing punctuation
+    | (?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+    # e-mail addresses
+    | (?<![\w.~/-])(?:~|\.{1,2})?/?(?:[\w.-]+/)+[\w.-]*[\w-]   # paths with a slash
+    | (?<![\w.-])[\w-]+(?:\.[A-Za-z0-9]{1,8})+\b   # file names with an extension, decimals
     """,
     re.VERBOSE | re.IGNORECASE,
 )
@@ -106,7 +108,8 @@ def split_clauses(request: str, verbs: Iterable[str] = BASE_VERBS) -> list[Claus
         The non-empty clauses; the first is never ``ordered``.
     """
     verb_set = frozenset(v.lower() for v in verbs)
-    masked, spans = _mask(request)
+    # The mask markers are private-use characters; a request carrying them would unmask wrongly.
+    masked, spans = _mask(request.replace("\ue000", "").replace("\ue001", ""))
     clauses: list[Clause] = []
     for sentence_no, sentence in enumerate(_sentences(masked)):
         for part_no, (part, ordered) in enumerate(_split_sentence(sentence, verb_set)):

@@ -137,10 +137,10 @@ class Drafter:
                 else Extraction()
             )
             # One shared word is not enough ("make me a sandwich" shares "make" with a text
-            # agent): the agent must know most of the clause's words, or know its verb and
-            # find its own arguments in it.
-            concrete = bool(extraction.inputs or extraction.from_previous)
-            if r.coverage < self._min_coverage and not (r.verb_known and concrete):
+            # agent): the agent must know most of the clause's words, or know its verb and find
+            # values for its inputs in the clause. "From the previous step" does not count as a
+            # value: some extractors say it of any clause that follows another.
+            if r.coverage < self._min_coverage and not (r.verb_known and extraction.inputs):
                 continue
             score = r.score + self._fit(agent.spec, extraction)
             choices.append(_Choice(agent=agent, extraction=extraction, score=score))
@@ -168,16 +168,16 @@ class Drafter:
     def _link(self, spec: AgentSpec, extraction: Extraction) -> tuple[dict[str, Any], list[str]]:
         """Inputs with references filled in, and the inputs that are still missing."""
         inputs = dict(extraction.inputs)
+        required = required_inputs(spec.input_model)
         wanted = list(dict.fromkeys(extraction.from_previous))
-        wanted += [
-            n for n in required_inputs(spec.input_model) if n not in inputs and n not in wanted
-        ]
+        wanted += [n for n in required if n not in inputs and n not in wanted]
         missing: list[str] = []
         for name in wanted:
             link = find_link(name, input_types(spec.input_model, name), self._earlier)
             if isinstance(link, Link):
                 inputs[name] = link.reference
-            else:
+            elif name in required:
+                # An optional input the earlier steps cannot give keeps the agent's default.
                 missing.append(
                     f"{name} ({link}, {name} needs {_types(spec, name)})" if link else name
                 )

@@ -23,13 +23,15 @@ from rapidfuzz import fuzz, process
 
 from baton.agents.protocol import AgentSpec
 
+# As in `clauses`, values start only where a run of word characters starts, so that scanning
+# stays linear in the length of the text.
 _TOKEN = re.compile(
     r"""
-      (?P<url>\b[a-z][a-z0-9+.-]*://\S+)
-    | (?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)
+      (?P<url>(?<![\w+.-])[a-z][a-z0-9+.-]*://\S+)
+    | (?P<email>(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+)
     | (?P<quoted>"[^"]*"|(?<![\w'])'[^']+'(?!\w)|\u201c[^\u201d]*\u201d|\u2018[^\u2019]*\u2019)
-    | (?P<file>(?:[\w~.-]*/)*[\w-]+\.(?P<ext>[a-z][a-z0-9]{0,7})\b)
-    | (?P<folder>(?:[\w~.-]+/)+[\w.-]*)
+    | (?P<file>(?<![\w~./-])(?:[\w~.-]*/)*[\w-]+\.(?P<ext>[a-z][a-z0-9]{0,7})\b)
+    | (?P<folder>(?<![\w~./-])(?:[\w~.-]+/)+[\w.-]*)
     | (?P<number>\d+(?:[.:]\d+)*)
     | (?P<word>[a-z]+)
     """,
@@ -50,6 +52,7 @@ _STOPWORDS = frozenset(
 
 _VARIANTS = {"summarise": "summarize", "summarised": "summarize", "tldr": "summary"}
 _TYPO_MIN_LEN = 5  # shorter words are too easily "corrected" into another word
+_TYPO_MAX_LEN = 30  # no word is longer; a 10,000-letter "word" would cost seconds to compare
 _TYPO_CUTOFF = 85.0
 _CLASS = "<"  # prefix of word-class tokens
 
@@ -128,11 +131,13 @@ class AgentRanker:
         raw = [float(s) for s in self._index.get_scores(known)]
         top = max(raw)
         words = [t for t in query if not t.startswith(_CLASS)]
+        # A clause of bare values ("notes.txt", a URL) says nothing about what to do with them:
+        # it covers nothing, so no agent serves it on the strength of the values alone.
         found = [
             Ranked(
                 agent=name,
                 score=s / top,
-                coverage=sum(w in vocab for w in words) / len(words) if words else 1.0,
+                coverage=sum(w in vocab for w in words) / len(words) if words else 0.0,
                 verb_known=bool(words) and words[0] in vocab,
             )
             for name, vocab, s in zip(self._names, self._vocabs, raw, strict=True)
@@ -141,7 +146,11 @@ class AgentRanker:
         return sorted(found, key=lambda r: (-r.score, r.agent))
 
     def _correct(self, token: str) -> str:
-        if token in self._known or token.startswith(_CLASS) or len(token) < _TYPO_MIN_LEN:
+        if (
+            token in self._known
+            or token.startswith(_CLASS)
+            or not (_TYPO_MIN_LEN <= len(token) <= _TYPO_MAX_LEN)
+        ):
             return token
         match = process.extractOne(token, self._vocab, scorer=fuzz.ratio, score_cutoff=_TYPO_CUTOFF)
         return match[0] if match else token

@@ -7,7 +7,7 @@ beside them so an event reads back in the zone it was written in.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Generator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -76,7 +76,7 @@ _at = calendar_event_attendees.c
 
 
 @contextmanager
-def _store_errors(action: str) -> Iterator[None]:
+def _store_errors(action: str) -> Generator[None]:
     """Turn driver failures (other than constraint hits, handled by callers) into StoreError."""
     try:
         yield

@@ -1,0 +1,1 @@
+"""Core orchestration: plan model and validation, pure scheduling, executor, orchestrator."""
