@@ -86,9 +86,14 @@ class Baton:
                 entry_points=discover_plugins,
             )
             registry.register_all(agents, source="python")
-            for name, (runs, mean) in (await store.agent_durations()).items():
+            for name, past in (await store.agent_history()).items():
                 if name in registry:
-                    registry.seed(name, runs=runs, mean_duration_s=mean)
+                    registry.seed(
+                        name,
+                        successes=past.succeeded,
+                        failures=past.failed,
+                        mean_duration_s=past.mean_duration_s or 0.0,
+                    )
             executor = Executor(
                 registry,
                 store,

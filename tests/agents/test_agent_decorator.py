@@ -97,9 +97,10 @@ def test_stats_accumulate() -> None:
 
     registry = AgentRegistry()
     registry.register(thing)
-    registry.seed("thing", runs=2, mean_duration_s=1.0)
-    registry.record("thing", ok=False, duration_s=4.0, error="boom")
+    registry.seed("thing", successes=2, failures=1, mean_duration_s=1.5)
+    registry.record("thing", ok=False, duration_s=3.0, error="boom")
     stats = registry.stats("thing")
-    assert (stats.runs, stats.successes, stats.failures) == (3, 2, 1)
-    assert stats.mean_duration_s == 2.0
+    assert (stats.runs, stats.successes, stats.failures) == (4, 2, 2)
+    assert stats.mean_duration_s == 1.5
+    assert stats.success_rate == 0.5
     assert stats.last_error == "boom"

@@ -28,9 +28,9 @@ steps:
 
 
 def baton_command(*args: str) -> list[str]:
+    # The console script is installed by `pip install -e .` (scripts/setup) next to python.
     script = Path(sys.executable).parent / "baton"
-    if not script.exists():
-        pytest.skip("the baton console script is not installed")
+    assert script.exists(), "the baton console script is not installed; run ./scripts/setup"
     return [str(script), *args]
 
 

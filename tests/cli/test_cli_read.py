@@ -34,7 +34,7 @@ def test_agents_list_table(cli: Cli) -> None:
 
     assert result.exit_code == 0, result.output
     assert "files.read" in result.stdout
-    assert "no runs yet" in result.stdout
+    assert "plugin:testagents.py" in result.stdout  # the folder is in `agents show`
 
 
 def test_a_dropped_plugin_file_is_listed(cli: Cli, baton_env: dict[str, str]) -> None:

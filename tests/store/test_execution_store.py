@@ -23,6 +23,7 @@ from baton.events import (
     utcnow,
 )
 from baton.store import ExecutionRecord, ExecutionStore, MemoryExecutionStore, StepRecord
+from baton.store.records import AgentHistory
 from baton.store.sql.database import open_database, sqlite_url
 from baton.store.sql.execution_store import SqlExecutionStore
 from baton.store.sql.schema import create_schema
@@ -172,15 +173,18 @@ async def test_cancel_request_is_a_flag(store: ExecutionStore) -> None:
     assert (await store.get_execution("ex1")).cancel_requested
 
 
-async def test_agent_durations_summarise_history(store: ExecutionStore) -> None:
-    await store.create_execution(execution(), steps())
+async def test_agent_history_summarises_finished_steps(store: ExecutionStore) -> None:
+    await store.create_execution(execution(), steps(ids=("a", "b", "c", "d")))
     await store.append(
         [
             StepSucceeded(execution_id="ex1", step_id="a", duration_s=1.0),
             StepSucceeded(execution_id="ex1", step_id="b", duration_s=3.0),
+            StepFailed(execution_id="ex1", step_id="c", error="x"),
         ]
     )
-    assert await store.agent_durations() == {"echo": (2, 2.0)}
+    assert await store.agent_history() == {
+        "echo": AgentHistory(succeeded=2, failed=1, mean_duration_s=2.0)
+    }
 
 
 async def test_a_failed_append_changes_nothing(store: ExecutionStore) -> None:

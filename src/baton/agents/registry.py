@@ -136,12 +136,19 @@ class AgentRegistry:
         self.get(name)
         return self._stats[name]
 
-    def seed(self, name: str, *, runs: int, mean_duration_s: float) -> None:
-        """Start an agent's stats from history (successful runs only), e.g. at start-up."""
+    def seed(
+        self, name: str, *, successes: int, failures: int = 0, mean_duration_s: float = 0.0
+    ) -> None:
+        """Start an agent's stats from history (e.g. the store's, at start-up).
+
+        `mean_duration_s` is the mean of the successful runs; failed runs add no duration, so
+        the mean duration stays that of successes.
+        """
         stats = self._stats.setdefault(name, AgentStats())
-        stats.runs += runs
-        stats.successes += runs
-        stats.total_duration_s += runs * mean_duration_s
+        stats.runs += successes + failures
+        stats.successes += successes
+        stats.failures += failures
+        stats.total_duration_s += successes * mean_duration_s
 
     def record(self, name: str, *, ok: bool, duration_s: float, error: str | None = None) -> None:
         """Update an agent's stats after an attempt."""

@@ -132,8 +132,9 @@ def agents_table(entries: Sequence[tuple[RegisteredAgent, AgentStats]]) -> Table
     table.add_column("agent", overflow="fold", ratio=1)
     table.add_column("risk", no_wrap=True)
     table.add_column("idem.", no_wrap=True)
-    table.add_column("source", no_wrap=True)
-    table.add_column("stats", no_wrap=True)
+    table.add_column("source", overflow="fold", max_width=24)
+    table.add_column("runs", no_wrap=True, justify="right")
+    table.add_column("mean", no_wrap=True, justify="right")
     for entry, stats in entries:
         spec = entry.agent.spec
         table.add_row(
@@ -141,7 +142,8 @@ def agents_table(entries: Sequence[tuple[RegisteredAgent, AgentStats]]) -> Table
             spec.risk.value,
             "yes" if spec.idempotent else "no",
             Text(_short_source(entry.source)),
-            _stats_text(stats),
+            str(stats.runs),
+            fmt_duration(stats.mean_duration_s),
         )
     return table
 

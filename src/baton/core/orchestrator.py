@@ -79,7 +79,7 @@ class Orchestrator:
         record = await self.store.get_execution(execution_id)
         if record.status.finished and record.status is not ExecutionStatus.CANCELLED:
             raise UsageError(
-                f"execution {execution_id} has already {record.status.value}",
+                f"execution {execution_id} has already {_finished_words(record.status)}",
                 hint="start a new execution to run the plan again",
             )
         plan = Plan.model_validate(record.plan)
@@ -98,7 +98,9 @@ class Orchestrator:
         """
         record = await self.store.get_execution(execution_id)
         if record.status.finished:
-            raise UsageError(f"execution {execution_id} has already {record.status.value}")
+            raise UsageError(
+                f"execution {execution_id} has already {_finished_words(record.status)}"
+            )
         if record.status is ExecutionStatus.PENDING:
             # Nobody is running it: cancel it here, step by step, in one transaction.
             steps = await self.store.get_steps(execution_id)
@@ -117,3 +119,8 @@ class Orchestrator:
             await self.store.append(events)
             return await self.store.get_execution(execution_id)
         return await self.store.request_cancel(execution_id)
+
+
+def _finished_words(status: ExecutionStatus) -> str:
+    """``succeeded`` / ``failed`` / ``been cancelled``, to follow "has already"."""
+    return "been cancelled" if status is ExecutionStatus.CANCELLED else status.value

@@ -8,7 +8,7 @@ from typing import Any
 
 from baton.errors import NotFoundError
 from baton.events import ExecutionStatus, RunEvent, StepStatus
-from baton.store.records import ExecutionRecord, StepRecord, StoredEvent
+from baton.store.records import AgentHistory, ExecutionRecord, StepRecord, StoredEvent
 from baton.store.transitions import merge_updates
 
 
@@ -83,14 +83,24 @@ class MemoryExecutionStore:
         out = [e for e in self._events[execution_id] if e.seq > after]
         return out if limit is None else out[:limit]
 
-    async def agent_durations(self) -> dict[str, tuple[int, float]]:
-        """Per agent: successful steps and their mean duration."""
-        totals: dict[str, list[float]] = {}
+    async def agent_history(self) -> dict[str, AgentHistory]:
+        """Per agent: steps that succeeded and failed, and the mean successful duration."""
+        durations: dict[str, list[float]] = {}
+        failed: dict[str, int] = {}
         for steps in self._steps.values():
             for st in steps.values():
-                if st["status"] is StepStatus.SUCCEEDED and st["duration_s"] is not None:
-                    totals.setdefault(st["agent"], []).append(st["duration_s"])
-        return {a: (len(d), sum(d) / len(d)) for a, d in totals.items()}
+                if st["status"] is StepStatus.SUCCEEDED:
+                    durations.setdefault(st["agent"], []).append(st["duration_s"] or 0.0)
+                elif st["status"] is StepStatus.FAILED:
+                    failed[st["agent"]] = failed.get(st["agent"], 0) + 1
+        return {
+            a: AgentHistory(
+                succeeded=len(durations.get(a, [])),
+                failed=failed.get(a, 0),
+                mean_duration_s=(sum(durations[a]) / len(durations[a])) if a in durations else None,
+            )
+            for a in durations.keys() | failed.keys()
+        }
 
     async def request_cancel(self, execution_id: str) -> ExecutionRecord:
         """Flag for cancellation."""

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from baton.events import ExecutionStatus, RunEvent
-from baton.store.records import ExecutionRecord, StepRecord, StoredEvent
+from baton.store.records import AgentHistory, ExecutionRecord, StepRecord, StoredEvent
 
 
 class ExecutionStore(Protocol):
@@ -48,8 +48,8 @@ class ExecutionStore(Protocol):
         """Events of an execution with ``seq > after``, oldest first."""
         ...
 
-    async def agent_durations(self) -> dict[str, tuple[int, float]]:
-        """Per agent: how many steps succeeded and their mean duration in seconds (history)."""
+    async def agent_history(self) -> dict[str, AgentHistory]:
+        """Per agent: steps that succeeded and failed, and the mean successful duration."""
         ...
 
     async def request_cancel(self, execution_id: str) -> ExecutionRecord:

@@ -68,6 +68,18 @@ class StepRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AgentHistory:
+    """What the store remembers of an agent's finished steps (seeds the registry's stats)."""
+
+    succeeded: int
+    """Steps it finished successfully."""
+    failed: int
+    """Steps that failed for good."""
+    mean_duration_s: float | None
+    """Mean duration of the successful ones (None if none)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StoredEvent:
     """An event as kept in the event log, with its position."""
 

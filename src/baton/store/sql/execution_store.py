@@ -10,12 +10,12 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Update, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, Update, bindparam, case, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from baton.errors import NotFoundError, StoreError
 from baton.events import EVENT_ADAPTER, ExecutionStatus, RunEvent, StepStatus
-from baton.store.records import ExecutionRecord, StepRecord, StoredEvent
+from baton.store.records import AgentHistory, ExecutionRecord, StepRecord, StoredEvent
 from baton.store.sql.database import Database
 from baton.store.sql.tables import execution_events, execution_steps, executions
 from baton.store.transitions import merge_updates
@@ -138,17 +138,29 @@ class SqlExecutionStore:
             raise _not_found(execution_id)
         return [StoredEvent(seq=r.seq, event=EVENT_ADAPTER.validate_json(r.data)) for r in rows]
 
-    async def agent_durations(self) -> dict[str, tuple[int, float]]:
-        """Per agent: successful steps and their mean duration."""
+    async def agent_history(self) -> dict[str, AgentHistory]:
+        """Per agent: steps that succeeded and failed, and the mean successful duration."""
         c = execution_steps.c
+        ok = c.status == StepStatus.SUCCEEDED.value
         query = (
-            select(c.agent, func.count(), func.avg(c.duration_s))
-            .where(c.status == StepStatus.SUCCEEDED.value)
-            .where(c.duration_s.is_not(None))
+            select(
+                c.agent,
+                func.sum(case((ok, 1), else_=0)),
+                func.sum(case((c.status == StepStatus.FAILED.value, 1), else_=0)),
+                func.avg(case((ok, func.coalesce(c.duration_s, 0.0)), else_=None)),
+            )
+            .where(c.status.in_([StepStatus.SUCCEEDED.value, StepStatus.FAILED.value]))
             .group_by(c.agent)
         )
         rows = await self._db.transaction(lambda conn: conn.execute(query).all())
-        return {r[0]: (int(r[1]), float(r[2])) for r in rows}
+        return {
+            r[0]: AgentHistory(
+                succeeded=int(r[1]),
+                failed=int(r[2]),
+                mean_duration_s=None if r[3] is None else float(r[3]),
+            )
+            for r in rows
+        }
 
     async def request_cancel(self, execution_id: str) -> ExecutionRecord:
         """Flag for cancellation."""
