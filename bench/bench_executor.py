@@ -50,8 +50,8 @@ async def _measure(name: str, backend: str, repeat: int) -> dict[str, object]:
             store = SqlExecutionStore(db)
         else:
             store = MemoryExecutionStore()
-        limits = ConcurrencyLimits(max_concurrency=len(plan.steps))
-        executor = Executor(registry, store, options=ExecutorOptions(limits=limits))
+        # The engine's default limits (32 steps at once), as a user gets them.
+        executor = Executor(registry, store, options=ExecutorOptions(limits=ConcurrencyLimits()))
         orchestrator = Orchestrator(registry, store, executor)
         for _ in range(repeat):
             record = await orchestrator.create(plan)

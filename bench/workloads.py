@@ -38,7 +38,7 @@ def w2(n: int = 1000) -> tuple[Plan, dict[str, float]]:
     steps = [Step(id="root", agent="noop")]
     steps += [Step(id=f"s{i}", agent="noop", depends_on=["root"]) for i in range(n)]
     steps.append(Step(id="join", agent="noop", depends_on=[f"s{i}" for i in range(n)]))
-    return Plan(name="W2", steps=steps, max_concurrency=n), {s.id: 0.0 for s in steps}
+    return Plan(name="W2", steps=steps), {s.id: 0.0 for s in steps}
 
 
 def w3(seed: int = 7) -> tuple[Plan, dict[str, float]]:

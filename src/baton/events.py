@@ -90,13 +90,15 @@ class ExecutionFinished(_Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _StepEvent(_Event):
+class StepEvent(_Event):
+    """Base of the events about one step."""
+
     step_id: str = ""
     """The step this event is about."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StepStarted(_StepEvent):
+class StepStarted(StepEvent):
     """An attempt of a step started running."""
 
     kind: Literal["step_started"] = "step_started"
@@ -107,7 +109,7 @@ class StepStarted(_StepEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StepSucceeded(_StepEvent):
+class StepSucceeded(StepEvent):
     """A step finished and produced its output (the seed's ``complete`` for a step)."""
 
     kind: Literal["step_succeeded"] = "step_succeeded"
@@ -122,7 +124,7 @@ class StepSucceeded(_StepEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StepRetrying(_StepEvent):
+class StepRetrying(StepEvent):
     """An attempt failed with a retryable error; the step will be tried again after `delay_s`."""
 
     kind: Literal["step_retrying"] = "step_retrying"
@@ -135,7 +137,7 @@ class StepRetrying(_StepEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StepFailed(_StepEvent):
+class StepFailed(StepEvent):
     """A step failed for good; its dependents will be skipped."""
 
     kind: Literal["step_failed"] = "step_failed"
@@ -150,7 +152,7 @@ class StepFailed(_StepEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StepSkipped(_StepEvent):
+class StepSkipped(StepEvent):
     """A step will not run because something it depends on did not succeed."""
 
     kind: Literal["step_skipped"] = "step_skipped"
@@ -159,14 +161,14 @@ class StepSkipped(_StepEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StepCancelled(_StepEvent):
+class StepCancelled(StepEvent):
     """A step was cancelled (the execution was cancelled while it was pending or running)."""
 
     kind: Literal["step_cancelled"] = "step_cancelled"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StepProgress(_StepEvent):
+class StepProgress(StepEvent):
     """An agent reported how far along it is."""
 
     kind: Literal["progress"] = "progress"
@@ -177,7 +179,7 @@ class StepProgress(_StepEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StepLog(_StepEvent):
+class StepLog(StepEvent):
     """A log line from an agent."""
 
     kind: Literal["log"] = "log"
@@ -188,7 +190,7 @@ class StepLog(_StepEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StepPartial(_StepEvent):
+class StepPartial(StepEvent):
     """Incremental data from a step that is still running."""
 
     kind: Literal["partial"] = "partial"

@@ -282,8 +282,47 @@ async def test_events_are_committed_before_anyone_sees_them(registry: AgentRegis
 
     def check(event: RunEvent) -> None:
         stored = store._events[event.execution_id]  # type: ignore[attr-defined]
-        seen_in_store.append(any(s.event is event for s in stored))
+        seen_in_store.append(any(e is event for _, e in stored))
 
     await o.run(Plan(steps=[Step(id="a", agent="echo", inputs={"text": "x"})]), on_event=check)
     assert seen_in_store
     assert all(seen_in_store)
+
+
+async def test_steps_after_a_timeout_still_run(registry: AgentRegistry) -> None:
+    # A timeout ends the worker that ran the step; later steps must get a worker all the same.
+    policy = StepPolicy(timeout_s=0.05, retry=RetryPolicy(max_attempts=1))
+    o = orchestrator(registry, limits=ConcurrencyLimits(max_concurrency=1))
+    result, _ = await run(
+        o,
+        Step(id="slow", agent="nap", inputs={"seconds": 5}, policy=policy),
+        *[Step(id=f"n{i}", agent="echo", inputs={"text": str(i)}) for i in range(5)],
+    )
+    assert result.steps["slow"] is StepStatus.FAILED
+    assert all(result.steps[f"n{i}"] is StepStatus.SUCCEEDED for i in range(5))
+
+
+async def test_an_agent_swallowing_its_timeout_does_not_wedge_the_run(
+    registry: AgentRegistry,
+) -> None:
+    @agent(description="Ignores cancellation and returns anyway.")
+    async def stubborn() -> int:
+        try:
+            await anyio.sleep(5)
+        except anyio.get_cancelled_exc_class():
+            return 1  # swallowed: bad manners, but it must not hang baton
+        return 0
+
+    registry.register(stubborn)
+    policy = StepPolicy(timeout_s=0.05, retry=RetryPolicy(max_attempts=1))
+    o = orchestrator(registry, limits=ConcurrencyLimits(max_concurrency=1))
+    with anyio.fail_after(5):
+        result, _ = await run(
+            o,
+            Step(id="s", agent="stubborn", policy=policy),
+            Step(id="after", agent="echo", inputs={"text": "x"}, depends_on=["s"]),
+            Step(id="other", agent="echo", inputs={"text": "y"}),
+        )
+    # The agent returned a result, so it stands; the worker that ran it retires.
+    assert result.ok
+    assert result.outputs["s"] == {"result": 1}

@@ -51,6 +51,7 @@ class FunctionAgent:
         self._unpack = unpack
         self._wrap_output = wrap_output
         self._extractor = extractor
+        self._field_names = tuple(spec.input_model.model_fields)
         # Name of the one model-typed parameter when inputs are passed whole (unpack=False).
         self._model_param = next(
             (p for p in inspect.signature(fn).parameters if p != ctx_param), ""
@@ -67,7 +68,7 @@ class FunctionAgent:
         """Call the function with the validated inputs and wrap its result."""
         kwargs: dict[str, Any] = {}
         if self._unpack:
-            kwargs.update({name: getattr(inputs, name) for name in type(inputs).model_fields})
+            kwargs.update({name: getattr(inputs, name) for name in self._field_names})
         else:
             kwargs[self._model_param] = inputs
         if self._ctx_param is not None:

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from baton.errors import NotFoundError
-from baton.events import ExecutionStatus, RunEvent, StepStatus
+from baton.events import ExecutionStatus, RunEvent, StepStatus, StepEvent
 from baton.store.records import AgentHistory, ExecutionRecord, StepRecord, StoredEvent
-from baton.store.transitions import merge_updates
+from baton.store.transitions import execution_update, step_update
 
 
 class MemoryExecutionStore:
@@ -20,7 +20,7 @@ class MemoryExecutionStore:
         # Steps are kept as column dicts and turned into records on read: updating a dict is
         # several times cheaper than dataclasses.replace on the executor's hot path.
         self._steps: dict[str, dict[str, dict[str, Any]]] = {}
-        self._events: dict[str, list[StoredEvent]] = {}
+        self._events: dict[str, list[tuple[int, RunEvent]]] = {}
         self._seq = 0
 
     async def create_execution(
@@ -37,19 +37,23 @@ class MemoryExecutionStore:
 
     async def append(self, events: Sequence[RunEvent]) -> None:
         """Append events and apply their transitions."""
-        batch = list(events)
-        for e in batch:
+        # Check everything first so that a bad batch changes nothing (as a rollback would).
+        for e in events:
             if e.execution_id not in self._executions:
                 raise NotFoundError(f"execution {e.execution_id!r} not found")
-        step_updates, exec_updates = merge_updates(batch)
-        for key, cols in step_updates.items():
-            ex_id, step_id = key.split("\x00", 1)
-            self._steps[ex_id][step_id].update(cols)
-        for ex_id, cols in exec_updates.items():
-            self._executions[ex_id] = dataclasses.replace(self._executions[ex_id], **cols)
-        for e in batch:
+            if isinstance(e, StepEvent) and e.step_id not in self._steps[e.execution_id]:
+                raise NotFoundError(f"step {e.step_id!r} not found in {e.execution_id!r}")
+        for e in events:
+            cols = step_update(e)
+            if cols is not None:
+                self._steps[e.execution_id][e.step_id].update(cols)  # type: ignore[attr-defined]
+            else:
+                cols = execution_update(e)
+                if cols is not None:
+                    ex = self._executions[e.execution_id]
+                    self._executions[e.execution_id] = dataclasses.replace(ex, **cols)
             self._seq += 1
-            self._events[e.execution_id].append(StoredEvent(seq=self._seq, event=e))
+            self._events[e.execution_id].append((self._seq, e))
 
     async def get_execution(self, execution_id: str) -> ExecutionRecord:
         """The execution, or `NotFoundError`."""
@@ -80,7 +84,7 @@ class MemoryExecutionStore:
     ) -> list[StoredEvent]:
         """Events with ``seq > after``."""
         await self.get_execution(execution_id)
-        out = [e for e in self._events[execution_id] if e.seq > after]
+        out = [StoredEvent(seq=s, event=e) for s, e in self._events[execution_id] if s > after]
         return out if limit is None else out[:limit]
 
     async def agent_history(self) -> dict[str, AgentHistory]:

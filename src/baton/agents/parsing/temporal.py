@@ -173,14 +173,16 @@ _CLOCK = re.compile(
     )""",
     _F,
 )
+# "\s*+(?:-\s*+)?", not "\s*-?\s*": the latter can split a run of spaces every possible way,
+# which is quadratic on a long one.
 _DURATION = re.compile(
     rf"""{_B}(?P<for>for\s+(?:about\s+)?)?(?:
         (?P<half>half\s+an?\s+hour|half[\s-]hour)
       | (?P<hhalf>(?:an?|one)\s+hour\s+and\s+a\s+half|one\s+and\s+a\s+half\s+hours?)
       | (?P<quarter>(?:a\s+)?quarter\s+(?:of\s+an\s+)?hour)
-      | (?P<h>{_NUM})\s*-?\s*(?:free\s+|full\s+)?(?:hours?|hrs?|h)(?![a-z])
+      | (?P<h>{_NUM})\s*+(?:-\s*+)?(?:free\s+|full\s+)?(?:hours?|hrs?|h)(?![a-z])
         (?:\s*(?:and\s+)?(?P<hm>\d+)\s*(?:minutes?|mins?|m)\b|(?<=h)(?P<hm2>\d{{2}})\b)?
-      | (?P<m>{_NUM})\s*-?\s*(?:minutes?|mins?|m)\b
+      | (?P<m>{_NUM})\s*+(?:-\s*+)?(?:minutes?|mins?|m)\b
     )""",
     _F,
 )
@@ -255,6 +257,14 @@ def _month_date(found: re.Match[str], today: date) -> date | None:
     return parsed.date() if parsed is not None else None
 
 
+def _iso_day(found: re.Match[str]) -> date | None:
+    """The day of a ``YYYY-MM-DD`` match; None when there is no such day ("2026-13-45")."""
+    try:
+        return date(int(found["y"]), int(found["mo"]), int(found["d"]))
+    except ValueError:
+        return None
+
+
 def _relative_day(found: re.Match[str], today: date) -> date:
     word = " ".join((found["word"] or "").lower().split())
     if word in ("today", "tonight"):
@@ -279,9 +289,9 @@ class _Found:
 
 def _scan_days(scan: _Scanner, today: date, found: _Found, spans: list[Span]) -> None:
     """Fill the date-level components: an explicit date, a week, a weekday, a relative day."""
-    if hit := scan.take(_ISO):
+    if (hit := scan.take(_ISO)) and (iso := _iso_day(hit[0])):
         m, span = hit
-        found.day = date(int(m["y"]), int(m["mo"]), int(m["d"]))
+        found.day = iso
         if m["h"]:
             found.clock = time(int(m["h"]), int(m["mi"]))
         spans.append(span)
@@ -405,7 +415,7 @@ def parse_duration(text: str) -> DurationMatch | None:
         The duration and the span consumed, or None when there is none.
     """
     for found in _DURATION.finditer(text):
-        if re.search(r"\bin\s+$", text[: found.start()], re.IGNORECASE):
+        if _after_in(text, found.start()):
             continue
         minutes = _duration_minutes(found)
         if minutes <= 0:
@@ -416,6 +426,22 @@ def parse_duration(text: str) -> DurationMatch | None:
             span=Span(start=start, end=end, text=text[start:end]),
         )
     return None
+
+
+def _after_in(text: str, start: int) -> bool:
+    """Whether the word "in" and whitespace come just before `start` ("in 30 minutes").
+
+    Looks back from `start` only, so checking every candidate of a long text stays linear.
+    """
+    i = start
+    while i > 0 and text[i - 1].isspace():
+        i -= 1
+    before = text[i - 3] if i >= 3 else ""
+    return i < start and text[max(0, i - 2) : i].lower() == "in" and not _is_word_char(before)
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
 def _duration_minutes(found: re.Match[str]) -> float:

@@ -11,8 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+# Linear on any input: the lookbehinds let a match start only at the start of a run of address
+# characters (or just after a quote opening it), so no run is scanned from each of its positions.
+# An apostrophe may sit inside the local part ("o'brien@x.io") but not open or close it, so a
+# quoted address ('dana@x.io') is read without its quotes.
 EMAIL_RE = re.compile(
-    r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+    r"(?<![\w.%+-])(?<![\w.%+'-]')"
+    r"[A-Za-z0-9._%+-](?:[A-Za-z0-9._%+'-]*[A-Za-z0-9._%+-])?"
+    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 )
 URL_RE = re.compile(r"\bhttps?://[^\s<>\"'`{}|\\^]+", re.IGNORECASE)
 # Grouped thousands ("1,234.5") first so they are not cut at the comma; digits glued to letters
@@ -23,6 +29,9 @@ _QUOTE_PAIRS = (('"', '"'), ("\u201c", "\u201d"), ("\u2018", "\u2019"), ("`", "`
 # A single quote only opens at a word boundary and closes before one, so apostrophes
 # ("don't", "the team's") are not read as quotes.
 _SINGLE_QUOTED = re.compile(r"(?<!\w)'([^'\n]+?)'(?!\w)")
+# A separator starts where its whitespace starts ((?<!\s)), or a long run of spaces would be
+# scanned again from each of its positions.
+_LIST_SEPARATOR = re.compile(r"(?:(?<!\s)\s+)?,\s*(?:and\s+|or\s+)?|(?<!\s)\s+(?:and|or|&)\s+")
 _TRAILING_PUNCT = ".,;:!?)]}'\""
 _LEADING_PUNCT = "([{'\"<"
 
@@ -79,9 +88,14 @@ def find_urls(text: str) -> list[str]:
 def _strip_url(url: str) -> str:
     url = url.rstrip(".,;:!?'\"")
     # A closing parenthesis belongs to the URL only when it opened one ("wiki/Foo_(bar)").
-    while url.endswith(")") and url.count("(") < url.count(")"):
-        url = url[:-1].rstrip(".,;:!?")
-    return url
+    # Counted once and cut by index, so a URL ending in many ")" stays linear.
+    opened, closed, end = url.count("("), url.count(")"), len(url)
+    while end and url[end - 1] == ")" and opened < closed:
+        end -= 1
+        closed -= 1
+        while end and url[end - 1] in ".,;:!?":
+            end -= 1
+    return url[:end]
 
 
 def find_quoted(text: str) -> list[str]:
@@ -93,8 +107,7 @@ def quoted_spans(text: str) -> list[tuple[str, int, int]]:
     """Quoted strings with the ``(start, end)`` of each, quotes included, in order."""
     spans: list[tuple[str, int, int]] = []
     for opening, closing in _QUOTE_PAIRS:
-        pattern = re.escape(opening) + r"([^" + re.escape(closing) + r"\n]*)" + re.escape(closing)
-        spans += [(m.group(1), m.start(), m.end()) for m in re.finditer(pattern, text)]
+        spans += _paired(text, opening, closing)
     spans += [(m.group(1), m.start(), m.end()) for m in _SINGLE_QUOTED.finditer(text)]
     spans.sort(key=lambda s: s[1])
     # Drop spans nested in an earlier one (a 'word' inside a "double-quoted sentence").
@@ -105,12 +118,37 @@ def quoted_spans(text: str) -> list[tuple[str, int, int]]:
     return kept
 
 
+def _paired(text: str, opening: str, closing: str) -> list[tuple[str, int, int]]:
+    """Each `opening` with the first `closing` after it on the same line, left to right.
+
+    A scan rather than a regex: ``“[^”\\n]*”`` retries from every opener of a line with no
+    closer, which is quadratic on a long line of openers.
+    """
+    spans: list[tuple[str, int, int]] = []
+    pos, line_end = 0, -1
+    while (start := text.find(opening, pos)) != -1:
+        if start >= line_end:
+            line_end = text.find("\n", start)
+            if line_end == -1:
+                line_end = len(text)
+        end = text.find(closing, start + 1, line_end)
+        if end == -1:  # no opener left on this line has a closer either
+            pos = line_end
+            continue
+        spans.append((text[start + 1 : end], start, end + 1))
+        pos = end + 1
+    return spans
+
+
 def without_quoted(text: str) -> str:
     """`text` with quoted strings blanked out, so their contents are not read as arguments."""
-    out = text
-    for _, start, end in reversed(quoted_spans(text)):
-        out = out[:start] + " " * (end - start) + out[end:]
-    return out
+    parts: list[str] = []
+    done = 0
+    for _, start, end in quoted_spans(text):
+        parts += [text[done:start], " " * (end - start)]
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def looks_like_path(token: str) -> bool:
@@ -216,7 +254,7 @@ def word_after(text: str, keywords: Iterable[str], *, skip: Iterable[str] = ARTI
 
 def split_list(text: str) -> list[str]:
     """Items of a written list: "name, email and phone" -> ``["name", "email", "phone"]``."""
-    parts = re.split(r"\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|&)\s+", text.strip())
+    parts = _LIST_SEPARATOR.split(text.strip())
     items: list[str] = []
     for part in parts:
         words = [w for w in part.split() if w.lower() not in ARTICLES]
