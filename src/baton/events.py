@@ -20,6 +20,8 @@ class ExecutionStatus(StrEnum):
 
     PENDING = "pending"
     RUNNING = "running"
+    WAITING = "waiting"
+    """Stopped until a person decides something (a step in doubt after a crash)."""
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -44,6 +46,9 @@ class StepStatus(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    IN_DOUBT = "in_doubt"
+    """It was running when its process died and its agent is not idempotent: a person must
+    decide whether it happened (``baton resolve``)."""
 
     @property
     def finished(self) -> bool:
@@ -76,6 +81,8 @@ class ExecutionStarted(_Event):
     kind: Literal["execution_started"] = "execution_started"
     step_count: int = 0
     """Number of steps in the plan."""
+    resumed: bool = False
+    """True when an earlier run of this execution is being continued."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,6 +94,15 @@ class ExecutionFinished(_Event):
     """Final status."""
     error: str | None = None
     """Why it failed or was cancelled, if it did not succeed."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionWaiting(_Event):
+    """Nothing more can run until a person decides about the steps in doubt."""
+
+    kind: Literal["execution_waiting"] = "execution_waiting"
+    reason: str = ""
+    """What is awaited, e.g. which steps are in doubt."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,6 +184,24 @@ class StepCancelled(StepEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StepInDoubt(StepEvent):
+    """The step was running when its process died and may or may not have had its effect."""
+
+    kind: Literal["step_in_doubt"] = "step_in_doubt"
+    reason: str = ""
+    """Why it cannot simply be run again."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepReset(StepEvent):
+    """The step goes back to pending (a person chose to retry it)."""
+
+    kind: Literal["step_reset"] = "step_reset"
+    reason: str = ""
+    """Who or what reset it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepProgress(StepEvent):
     """An agent reported how far along it is."""
 
@@ -200,6 +234,7 @@ class StepPartial(StepEvent):
 
 RunEvent = Annotated[
     ExecutionStarted
+    | ExecutionWaiting
     | ExecutionFinished
     | StepStarted
     | StepSucceeded
@@ -207,6 +242,8 @@ RunEvent = Annotated[
     | StepFailed
     | StepSkipped
     | StepCancelled
+    | StepInDoubt
+    | StepReset
     | StepProgress
     | StepLog
     | StepPartial,
@@ -220,6 +257,7 @@ EVENT_ADAPTER: TypeAdapter[RunEvent] = TypeAdapter(RunEvent)
 TRANSITION_KINDS = frozenset(
     {
         "execution_started",
+        "execution_waiting",
         "execution_finished",
         "step_started",
         "step_succeeded",
@@ -227,6 +265,8 @@ TRANSITION_KINDS = frozenset(
         "step_failed",
         "step_skipped",
         "step_cancelled",
+        "step_in_doubt",
+        "step_reset",
     }
 )
 """Kinds that change an execution's or a step's state (persisted with the row they change)."""

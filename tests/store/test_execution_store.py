@@ -199,3 +199,51 @@ async def test_a_failed_append_changes_nothing(store: ExecutionStore) -> None:
     a, _ = await store.get_steps("ex1")
     assert a.status is StepStatus.PENDING
     assert await store.events("ex1") == []
+
+
+async def test_event_positions_are_gap_free_per_execution(store: ExecutionStore) -> None:
+    await store.create_execution(execution("ex1"), steps("ex1"))
+    await store.create_execution(execution("ex2"), steps("ex2"))
+    await store.append([ExecutionStarted(execution_id="ex1"), ExecutionStarted(execution_id="ex2")])
+    await store.append([StepLog(execution_id="ex1", step_id="a", message=str(i)) for i in range(3)])
+    assert [e.seq for e in await store.events("ex1")] == [1, 2, 3, 4]
+    assert [e.seq for e in await store.events("ex2")] == [1]
+
+
+async def test_lease_is_exclusive_until_it_expires(store: ExecutionStore) -> None:
+    await store.create_execution(execution(), steps())
+    assert await store.acquire_lease("ex1", "proc-a", ttl_s=30)
+    assert not await store.acquire_lease("ex1", "proc-b", ttl_s=30)
+    assert await store.acquire_lease("ex1", "proc-a", ttl_s=30)  # re-entrant for its holder
+    assert await store.renew_lease("ex1", "proc-a", ttl_s=30)
+    assert not await store.renew_lease("ex1", "proc-b", ttl_s=30)
+    record = await store.get_execution("ex1")
+    assert record.lease_owner == "proc-a"
+    assert record.lease_expires_at is not None and record.lease_expires_at > utcnow()
+    await store.release_lease("ex1", "proc-b")  # not the holder: nothing happens
+    assert not await store.acquire_lease("ex1", "proc-b", ttl_s=30)
+    await store.release_lease("ex1", "proc-a")
+    assert await store.acquire_lease("ex1", "proc-b", ttl_s=30)
+
+
+async def test_an_expired_lease_can_be_taken_over(store: ExecutionStore) -> None:
+    await store.create_execution(execution(), steps())
+    assert await store.acquire_lease("ex1", "dead", ttl_s=-1)  # already expired
+    assert await store.acquire_lease("ex1", "alive", ttl_s=30)
+    assert not await store.renew_lease("ex1", "dead", ttl_s=30)  # the old holder finds out
+
+
+async def test_lease_of_unknown_execution_is_not_found(store: ExecutionStore) -> None:
+    with pytest.raises(NotFoundError):
+        await store.acquire_lease("nope", "me", ttl_s=30)
+
+
+async def test_orphans_are_running_executions_without_a_live_lease(store: ExecutionStore) -> None:
+    for ex_id in ("held", "expired", "free", "done"):
+        await store.create_execution(execution(ex_id), steps(ex_id))
+        await store.append([ExecutionStarted(execution_id=ex_id)])
+    await store.append([ExecutionFinished(execution_id="done", status=ExecutionStatus.SUCCEEDED)])
+    await store.acquire_lease("held", "someone", ttl_s=60)
+    await store.acquire_lease("expired", "someone", ttl_s=-1)
+    orphans = {e.id for e in await store.orphaned_executions()}
+    assert orphans == {"expired", "free"}

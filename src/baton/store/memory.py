@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from baton.errors import NotFoundError
-from baton.events import ExecutionStatus, RunEvent, StepStatus, StepEvent
+from baton.events import ExecutionStatus, RunEvent, StepEvent, StepStatus, utcnow
 from baton.store.records import AgentHistory, ExecutionRecord, StepRecord, StoredEvent
 from baton.store.transitions import execution_update, step_update
 
@@ -21,7 +22,6 @@ class MemoryExecutionStore:
         # several times cheaper than dataclasses.replace on the executor's hot path.
         self._steps: dict[str, dict[str, dict[str, Any]]] = {}
         self._events: dict[str, list[tuple[int, RunEvent]]] = {}
-        self._seq = 0
 
     async def create_execution(
         self, execution: ExecutionRecord, steps: Sequence[StepRecord]
@@ -52,8 +52,8 @@ class MemoryExecutionStore:
                 if cols is not None:
                     ex = self._executions[e.execution_id]
                     self._executions[e.execution_id] = dataclasses.replace(ex, **cols)
-            self._seq += 1
-            self._events[e.execution_id].append((self._seq, e))
+            log = self._events[e.execution_id]
+            log.append((len(log) + 1, e))
 
     async def get_execution(self, execution_id: str) -> ExecutionRecord:
         """The execution, or `NotFoundError`."""
@@ -105,6 +105,47 @@ class MemoryExecutionStore:
             )
             for a in durations.keys() | failed.keys()
         }
+
+    async def acquire_lease(self, execution_id: str, owner: str, ttl_s: float) -> bool:
+        """Take the lease if free, expired or already ours."""
+        ex = await self.get_execution(execution_id)
+        now = utcnow()
+        held = ex.lease_owner is not None and ex.lease_owner != owner
+        if held and ex.lease_expires_at is not None and ex.lease_expires_at > now:
+            return False
+        self._executions[execution_id] = dataclasses.replace(
+            ex, lease_owner=owner, lease_expires_at=now + timedelta(seconds=ttl_s)
+        )
+        return True
+
+    async def renew_lease(self, execution_id: str, owner: str, ttl_s: float) -> bool:
+        """Extend our lease; False if another owner has it now."""
+        ex = await self.get_execution(execution_id)
+        if ex.lease_owner != owner:
+            return False
+        self._executions[execution_id] = dataclasses.replace(
+            ex, lease_expires_at=utcnow() + timedelta(seconds=ttl_s)
+        )
+        return True
+
+    async def release_lease(self, execution_id: str, owner: str) -> None:
+        """Give the lease up."""
+        ex = await self.get_execution(execution_id)
+        if ex.lease_owner == owner:
+            self._executions[execution_id] = dataclasses.replace(
+                ex, lease_owner=None, lease_expires_at=None
+            )
+
+    async def orphaned_executions(self) -> list[ExecutionRecord]:
+        """Running executions whose lease is free or expired, oldest first."""
+        now = utcnow()
+        found = [
+            e
+            for e in self._executions.values()
+            if e.status is ExecutionStatus.RUNNING
+            and (e.lease_expires_at is None or e.lease_expires_at <= now)
+        ]
+        return sorted(found, key=lambda e: (e.created_at, e.id))
 
     async def request_cancel(self, execution_id: str) -> ExecutionRecord:
         """Flag for cancellation."""

@@ -52,6 +52,26 @@ class ExecutionStore(Protocol):
         """Per agent: steps that succeeded and failed, and the mean successful duration."""
         ...
 
+    async def acquire_lease(self, execution_id: str, owner: str, ttl_s: float) -> bool:
+        """Take the execution's lease for `owner` if it is free, expired or already `owner`'s.
+
+        Returns False when another owner holds an unexpired lease. Atomic: of two processes
+        asking at once, at most one gets it.
+        """
+        ...
+
+    async def renew_lease(self, execution_id: str, owner: str, ttl_s: float) -> bool:
+        """Extend `owner`'s lease; False if it was lost (expired and taken by another)."""
+        ...
+
+    async def release_lease(self, execution_id: str, owner: str) -> None:
+        """Give the lease up (no-op if `owner` does not hold it)."""
+        ...
+
+    async def orphaned_executions(self) -> list[ExecutionRecord]:
+        """Executions left running (or resumable) whose lease is free or expired, oldest first."""
+        ...
+
     async def request_cancel(self, execution_id: str) -> ExecutionRecord:
         """Flag an execution for cancellation; its runner sees the flag and stops."""
         ...

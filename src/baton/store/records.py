@@ -37,6 +37,10 @@ class ExecutionRecord:
     """Someone asked (possibly from another process) to cancel it."""
     workspace_id: str = DEFAULT_WORKSPACE
     """Tenant the execution belongs to."""
+    lease_owner: str | None = None
+    """The process holding the execution's lease (running it), if any."""
+    lease_expires_at: datetime | None = None
+    """When that lease runs out unless renewed."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +88,6 @@ class StoredEvent:
     """An event as kept in the event log, with its position."""
 
     seq: int
-    """Position in the log; increases with every event (resume streams after it)."""
+    """Position in the execution's log: 1, 2, 3... with no gap (resume streams after it)."""
     event: RunEvent
     """The event itself."""

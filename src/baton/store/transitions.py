@@ -12,9 +12,12 @@ from baton.events import (
     ExecutionFinished,
     ExecutionStarted,
     ExecutionStatus,
+    ExecutionWaiting,
     RunEvent,
     StepCancelled,
     StepFailed,
+    StepInDoubt,
+    StepReset,
     StepRetrying,
     StepSkipped,
     StepStarted,
@@ -64,6 +67,16 @@ def step_update(event: RunEvent) -> dict[str, Any] | None:
             return {"status": StepStatus.SKIPPED, "error": event.reason, "finished_at": event.at}
         case StepCancelled():
             return {"status": StepStatus.CANCELLED, "finished_at": event.at}
+        case StepInDoubt():
+            return {"status": StepStatus.IN_DOUBT, "error": event.reason}
+        case StepReset():
+            return {
+                "status": StepStatus.PENDING,
+                "finished_at": None,
+                "duration_s": None,
+                "output": None,
+                "error": None,
+            }
         case _:
             return None
 
@@ -72,7 +85,11 @@ def execution_update(event: RunEvent) -> dict[str, Any] | None:
     """Columns of ``executions`` that `event` sets, or None if it changes no execution."""
     match event:
         case ExecutionStarted():
+            if event.resumed:
+                return {"status": ExecutionStatus.RUNNING, "finished_at": None, "error": None}
             return {"status": ExecutionStatus.RUNNING, "started_at": event.at, "finished_at": None}
+        case ExecutionWaiting():
+            return {"status": ExecutionStatus.WAITING, "error": event.reason}
         case ExecutionFinished():
             return {"status": event.status, "finished_at": event.at, "error": event.error}
         case _:

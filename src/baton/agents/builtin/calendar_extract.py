@@ -12,25 +12,31 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from baton.agents.builtin.calendar_models import EMAIL
 from baton.agents.parsing.temporal import (
     When,
     WhenKind,
+    date_like,
     localize,
     parse_duration,
     parse_when,
 )
+from baton.agents.parsing.text import EMAIL_RE
 from baton.agents.protocol import Extraction, ExtractionContext
 
 __all__ = ["create_event", "export_ics", "find_slots", "import_ics", "list_events"]
 
+# Every pattern here is linear on any input: a match may start only where a run of the
+# characters it repeats starts (the lookbehinds), a curly quote's text stops at another opening
+# one, and no two quantifiers can share a run of spaces, so no run is scanned from each of its
+# positions.
 _ICS_PATH = re.compile(
     r"""(?P<quote>['"])(?P<quoted>[^'"]*?\.ics)(?P=quote)"""
-    r"""|(?<![\w/.~-])(?P<path>[\w~./\\-]*[\w-]\.ics)(?![\w/])""",
+    r"""|(?<![\w~./\\-])(?P<path>[\w~./\\-]*[\w-]\.ics)(?![\w/])""",
     re.I,
 )
 _QUOTED = re.compile(
-    r"""(?:^|(?<=[\s(:]))(?:'(?P<s>[^']+)'|"(?P<d>[^"]+)"|\u201c(?P<c>[^\u201d]+)\u201d|\u2018(?P<q>[^\u2019]+)\u2019)"""
+    r"""(?:^|(?<=[\s(:]))(?:'(?P<s>[^']+)'|"(?P<d>[^"]+)"|"""
+    r"""\u201c(?P<c>[^\u201c\u201d]+)\u201d|\u2018(?P<q>[^\u2018\u2019]+)\u2019)"""
     r"""(?=[\s,.;:!?)]|$)"""
 )
 _CALLED = re.compile(r"\b(?:called|titled|named)\s+(?P<title>[A-Z0-9][\w-]*(?:\s+[A-Z0-9][\w-]*)*)")
@@ -44,7 +50,7 @@ _BUFFER = re.compile(
     re.I,
 )
 _BETWEEN = re.compile(
-    r"\bbetween\s+(?P<a>\d{1,2}(?::\d{2})?)\s*(?P<ap>[ap]m)?\s+and\s+"
+    r"\bbetween\s+(?P<a>\d{1,2}(?::\d{2})?)(?:\s*+(?P<ap>[ap]m))?\s++and\s+"
     r"(?P<b>\d{1,2}(?::\d{2})?)\s*(?P<bp>[ap]m)?\b",
     re.I,
 )
@@ -77,7 +83,7 @@ class _Clause:
         return found
 
     def emails(self) -> list[str]:
-        found = list(EMAIL.finditer(self.text))
+        found = list(EMAIL_RE.finditer(self.text))
         self.blank(m.span() for m in found)
         seen: dict[str, str] = {}
         for m in found:
@@ -89,6 +95,14 @@ class _Clause:
         if found is not None:
             self.blank((s.start, s.end) for s in found.spans)
         return found
+
+    def unread_dates(self) -> list[str]:
+        """Day- or date-looking phrases still in the text: said, but not read as the time.
+
+        Call it last, once what was read is blanked ("on blursday", "on the 45th", "next month",
+        a second day): a plan made without them would search or book the wrong time.
+        """
+        return [f"{s.text} (not a day or date that can be read)" for s in date_like(self.text)]
 
     def duration(self) -> int | None:
         found = parse_duration(self.text)
@@ -144,6 +158,7 @@ def find_slots(clause: str, ctx: ExtractionContext) -> Extraction:
     inputs |= _window_inputs(when, ctx, "window_start", "window_end")
     if (named := _NAMED_PERSON.search(text.text)) is not None:
         unparsed.append(f"{named['name']} (an attendee needs an email address)")
+    unparsed += text.unread_dates()
     who = ", ".join(attendees) if attendees else "everyone in the calendar"
     span = f" {when.text}" if when else " in the next 7 days"
     return Extraction(
@@ -177,6 +192,7 @@ def create_event(clause: str, ctx: ExtractionContext) -> Extraction:
         inputs["start"] = when.start.isoformat()
     elif when is not None:
         unparsed.append(f"{when.text} (a day or range, not a start time)")
+    unparsed += text.unread_dates()
     if "start" not in inputs and "calendar.find_slots" in ctx.previous_agents:
         # "book it": the planner links start/end to the best slot the search found.
         from_previous = ("start", "end") if attendees else ("start", "end", "attendees")
@@ -207,12 +223,13 @@ def list_events(clause: str, ctx: ExtractionContext) -> Extraction:
         inputs["attendee"] = attendees[0]
     when = text.when(ctx)
     inputs |= _window_inputs(when, ctx, "start", "end")
+    unparsed = [f"{a} (only one attendee can be listed)" for a in attendees[1:]]
     return Extraction(
         inputs=inputs,
         understood="list events "
         + (when.text if when else "in the next 7 days")
         + (f" with {attendees[0]}" if attendees else ""),
-        unparsed=tuple(f"{a} (only one attendee can be listed)" for a in attendees[1:]),
+        unparsed=(*unparsed, *text.unread_dates()),
     )
 
 
@@ -239,8 +256,9 @@ def export_ics(clause: str, ctx: ExtractionContext) -> Extraction:
     when = text.when(ctx)
     inputs |= _window_inputs(when, ctx, "start", "end")
     what = "events " + (when.text if when else "(all)")
+    unparsed = [] if path else ["no .ics file to write named"]
     return Extraction(
         inputs=inputs,
         understood=f"export {what} to {path or '(no file named)'}",
-        unparsed=() if path else ("no .ics file to write named",),
+        unparsed=(*unparsed, *text.unread_dates()),
     )

@@ -194,14 +194,33 @@ _LIST_EXTENSIONS = {
     "markdown": "md",
     "md": "md",
     "python": "py",
+    "py": "py",
     "pdf": "pdf",
     "yaml": "yaml",
     "yml": "yml",
+    "toml": "toml",
+    "xml": "xml",
     "html": "html",
     "log": "log",
     "image": "png",
 }
-_NOT_FOLDERS = frozenset({"workspace", "folder", "directory", "dir", "current", "here", "root"})
+"""The kind of file a clause names ("markdown file", "csv files") and the extension it means."""
+# "every markdown file", "the .csv files", "log-files": the kind is the word just before.
+_KIND_OF_FILE = re.compile(r"(?<![\w.])\.?(?P<kind>[a-z]+)[\s-]+files?\b", re.IGNORECASE)
+_SUBFOLDERS = r"sub-?\s?(?:folders?|director(?:y|ies)|dirs?)"
+_RECURSIVE = re.compile(
+    rf"\brecursive(?:ly)?\b|\b{_SUBFOLDERS}\b|\bnested\b|\ball the way down\b", re.IGNORECASE
+)
+# "in all subfolders of data": the folder is the word after "of".
+_IN_SUBFOLDERS_OF = re.compile(
+    rf"\b{_SUBFOLDERS}\s+(?:of|in|under|inside|within)\s+(?:the\s+)?(?P<folder>[\w.\-]+)",
+    re.IGNORECASE,
+)
+_NOT_FOLDERS = frozenset(
+    {"workspace", "folder", "directory", "dir", "current", "here", "root", "every", "each"}
+    | {"subfolder", "subfolders", "sub-folders", "subdirectory", "subdirectories", "subdirs"}
+)
+_GLOB_CHARS = frozenset("*?")
 
 
 def extract_read(clause: str, ctx: ExtractionContext) -> Extraction:
@@ -238,31 +257,53 @@ def extract_write(clause: str, ctx: ExtractionContext) -> Extraction:
     )
 
 
-def extract_list(clause: str, ctx: ExtractionContext) -> Extraction:
-    """Read "list the files in reports", "list the csv files under data recursively"."""
-    inputs: dict[str, object] = {}
-    globs = [t for t in clause.split() if "*" in t or "?" in t]
-    lowered = clause.lower()
-    if globs:
-        inputs["pattern"] = globs[0].strip("'\",;")
-    else:
-        kind = re.search(r"\b(\w+) files\b", lowered)
-        ext = _LIST_EXTENSIONS.get(kind.group(1)) if kind else None
-        if ext:
-            inputs["pattern"] = f"*.{ext}"
-    folders = [p for p in find_paths(clause) if "*" not in p]
+def _glob(clause: str) -> str | None:
+    """The first glob written in `clause` ("*.log", "'report-??.csv'", "docs/*.md")."""
+    for token in clause.split():
+        # A "?" that ends a word ends a question ("what is in reports?"), not a glob.
+        word = token.strip("'\"`,;:()").rstrip("?!.")
+        if _GLOB_CHARS & set(word):
+            return word
+    return None
+
+
+def _file_kind(clause: str) -> str | None:
+    """The pattern of a kind of file: "markdown file" -> ``*.md``, "csv files" -> ``*.csv``."""
+    for found in _KIND_OF_FILE.finditer(clause):
+        if ext := _LIST_EXTENSIONS.get(found["kind"].lower()):
+            return f"*.{ext}"
+    return None
+
+
+def _folder(clause: str) -> str | None:
+    """The folder to list: a path, or the bare word after "in"/"under" ("in reports")."""
+    folders = [p for p in find_paths(clause) if not _GLOB_CHARS & set(p)]
     if folders:
-        inputs["path"] = folders[0]
-    else:
-        # "in reports": a bare folder name is only recognisable by its place in the sentence.
-        word = word_after(clause, ("in", "under", "inside", "within"))
-        if word and word.lower() not in _NOT_FOLDERS and re.fullmatch(r"[\w.\-]+", word):
-            inputs["path"] = word
-    if re.search(r"\brecursive(?:ly)?\b|\bsub-?(?:folders|directories|dirs)\b|\bnested\b", lowered):
+        return folders[0]
+    # A bare folder name is only recognisable by its place in the sentence.
+    word = word_after(clause, ("in", "under", "inside", "within"))
+    if word and word.lower() in _NOT_FOLDERS and (of := _IN_SUBFOLDERS_OF.search(clause)):
+        word = of["folder"]  # "in all subfolders of data"
+    if word and word.lower() not in _NOT_FOLDERS and re.fullmatch(r"[\w.\-]+", word):
+        return word
+    return None
+
+
+def extract_list(clause: str, ctx: ExtractionContext) -> Extraction:
+    """Read "list the files in reports", "list every markdown file in docs, recursively"."""
+    inputs: dict[str, object] = {}
+    if pattern := _glob(clause) or _file_kind(clause):
+        inputs["pattern"] = pattern
+    if folder := _folder(clause):
+        inputs["path"] = folder
+    if _RECURSIVE.search(clause):
         inputs["recursive"] = True
+    if re.search(r"\bhidden\b", clause, re.IGNORECASE):
+        inputs["include_hidden"] = True
     where = inputs.get("path", "the workspace")
     what = f"files matching {inputs['pattern']}" if "pattern" in inputs else "the files"
-    return Extraction(inputs=inputs, understood=f"list {what} in {where}")
+    deep = " and its subfolders" if inputs.get("recursive") else ""
+    return Extraction(inputs=inputs, understood=f"list {what} in {where}{deep}")
 
 
 def agents(resources: AgentResources) -> list[Agent]:

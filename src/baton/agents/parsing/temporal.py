@@ -11,7 +11,7 @@ Conventions (documented because English is ambiguous):
 
 * A bare weekday ("Friday", "on Friday") is the next such day after today; "this Friday" is the
   one in the current Monday-Sunday week when not yet past; "next Friday" is the one in the
-  following week.
+  following week; "last Friday" is the latest one before today.
 * "next week" is Monday 00:00 to Saturday 00:00 of the following week (the working week).
 * "at 3" without am/pm means 15:00 for hours 1-6 and the morning for 7-11 (meeting hours).
 * A time with no date is today when still ahead of `now`, otherwise tomorrow.
@@ -34,6 +34,7 @@ __all__ = [
     "Span",
     "When",
     "WhenKind",
+    "date_like",
     "localize",
     "parse_duration",
     "parse_when",
@@ -161,7 +162,8 @@ _REL_DAY = re.compile(
     _F,
 )
 _WEEKDAY_RE = re.compile(
-    rf"\b(?:(?P<which>on|this|next|coming|this\s+coming)\s+)?(?P<day>{_WEEKDAY})\b", _F
+    rf"\b(?:(?P<which>on|this|next|coming|this\s+coming|last|previous)\s+)?(?P<day>{_WEEKDAY})\b",
+    _F,
 )
 _PART = re.compile(r"\b(?:this\s+)?(?P<part>morning|afternoon|evening)\b", _F)
 _CLOCK = re.compile(
@@ -186,6 +188,50 @@ _DURATION = re.compile(
     )""",
     _F,
 )
+
+
+# Phrases that look like a day, date or period, whether or not `parse_when` can read them; see
+# `date_like`. A word ending in "day" counts only after a word that introduces a date ("on
+# blursday", "next funday"), so "holiday" or "birthday party" in a title is left alone.
+_DATE_LEAD = r"(?:on|next|this|coming|last|previous|past|by|until|till|before|after|from|since|every)"
+_FULL_MONTH = (
+    r"january|february|march|april|may|june|july|august|september|october|november|december"
+)
+_NOT_DAYS = frozenset({"holiday", "heyday", "everyday", "midday", "weekday", "workday"})
+_DATE_LIKE = re.compile(
+    rf"""
+      \b{_DATE_LEAD}\s+(?:the\s+)?(?P<dayword>[a-z]+day)s?\b
+    | \b(?:today|tonight|tomorrow|yesterday|{"|".join(n for n in _WEEKDAYS if n.endswith("day"))})s?\b
+    | \b(?:{_DATE_LEAD}|for)\s+(?:the\s+)?\d{{1,3}}(?:st|nd|rd|th)\b
+    | {_B}\d+(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH})\b\.?
+    | \b(?:{_MONTH})\.?\s+\d+(?:st|nd|rd|th)?\b
+    | \b(?:{_DATE_LEAD}|in|during)\s+(?:the\s+)?(?P<period>weekend|week|month|year|quarter|{_FULL_MONTH})\b
+    | {_B}\d{{4}}-\d{{1,2}}-\d{{1,2}}\b
+    | {_B}\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{2,4}}\b
+    | \b{_DATE_LEAD}\s+\d{{1,2}}/\d{{1,2}}\b
+    """,
+    _F,
+)
+
+
+def date_like(text: str) -> list[Span]:
+    """Phrases of `text` that look like a day, a date or a period, in order.
+
+    Run on a clause with the spans `parse_when` consumed blanked out, it finds what the clause
+    says about time that was not read: an unknown day ("on blursday"), an impossible date ("on the
+    45th", "Feb 30", "2026-13-45"), a period `parse_when` does not know ("next month"), or a second
+    date it left ("today or tomorrow"). It does not read them; an extractor reports them as
+    unparsed so that no plan is made on a guess. Words that merely sit after a preposition ("on
+    the project", "on it") do not look like dates.
+    """
+    spans: list[Span] = []
+    for found in _DATE_LIKE.finditer(text):
+        word = (found["dayword"] or "").lower()
+        if word in _NOT_DAYS or found["period"] == "may":  # "in may", not "in May"
+            continue
+        start, end = found.span()
+        spans.append(Span(start=start, end=end, text=text[start:end]))
+    return spans
 
 
 class _Scanner:
@@ -222,6 +268,8 @@ def _resolve_weekday(which: str, weekday: int, today: date) -> date:
     which = " ".join(which.lower().split())
     if which == "next":
         return _week_monday(today, 1) + timedelta(days=weekday)
+    if which in ("last", "previous"):
+        return today - timedelta(days=(today.weekday() - weekday) % 7 or 7)
     ahead = (weekday - today.weekday()) % 7
     if which == "this" and ahead == 0:
         return today

@@ -7,14 +7,15 @@ Each public method is one transaction of plain SQLAlchemy Core statements, run b
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Update, bindparam, case, func, insert, select, update
+from sqlalchemy import Connection, Row, Update, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from baton.errors import NotFoundError, StoreError
-from baton.events import EVENT_ADAPTER, ExecutionStatus, RunEvent, StepStatus
+from baton.events import EVENT_ADAPTER, ExecutionStatus, RunEvent, StepStatus, utcnow
 from baton.store.records import AgentHistory, ExecutionRecord, StepRecord, StoredEvent
 from baton.store.sql.database import Database
 from baton.store.sql.tables import execution_events, execution_steps, executions
@@ -26,6 +27,10 @@ class SqlExecutionStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Last event position per execution, as committed by this process. Only the lease
+        # holder appends to an execution, so the cache stays right; the primary key on
+        # (execution_id, seq) turns any mistake into an error instead of a fork in the log.
+        self._last_seq: dict[str, int] = {}
 
     @property
     def database(self) -> Database:
@@ -53,7 +58,8 @@ class SqlExecutionStore:
         if not batch:
             return
         step_updates, exec_updates = merge_updates(batch)
-        rows = [
+        involved = {e.execution_id for e in batch}
+        rows: list[dict[str, Any]] = [
             {
                 "execution_id": e.execution_id,
                 "step_id": getattr(e, "step_id", None),
@@ -64,16 +70,23 @@ class SqlExecutionStore:
             for e in batch
         ]
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> dict[str, int]:
+            last = {ex: self._last_seq.get(ex) or _max_seq(conn, ex) for ex in involved}
+            for r in rows:
+                last[r["execution_id"]] = r["seq"] = last[r["execution_id"]] + 1
             conn.execute(_INSERT_EVENTS, rows)
             _update_steps(conn, step_updates)
             for ex_id, cols in exec_updates.items():
                 conn.execute(update(executions).where(executions.c.id == ex_id).values(**cols))
+            return last
 
         try:
-            await self._db.transaction(work)
+            committed = await self._db.transaction(work)
         except SQLAlchemyError as exc:
+            for ex in involved:
+                self._last_seq.pop(ex, None)
             raise StoreError(f"could not record {len(batch)} event(s): {exc}") from exc
+        self._last_seq.update(committed)
 
     async def get_execution(self, execution_id: str) -> ExecutionRecord:
         """The execution, or `NotFoundError`."""
@@ -162,6 +175,66 @@ class SqlExecutionStore:
             for r in rows
         }
 
+    async def acquire_lease(self, execution_id: str, owner: str, ttl_s: float) -> bool:
+        """Take the lease if free, expired or already ours (one conditional UPDATE)."""
+        now = utcnow()
+        c = executions.c
+        stmt = (
+            update(executions)
+            .where(c.id == execution_id)
+            .where(
+                or_(
+                    c.lease_owner.is_(None),
+                    c.lease_owner == owner,
+                    c.lease_expires_at.is_(None),
+                    c.lease_expires_at <= now,
+                )
+            )
+            .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=ttl_s))
+        )
+
+        def work(conn: Connection) -> bool:
+            if conn.execute(stmt).rowcount == 1:
+                return True
+            if not _exists(conn, execution_id):
+                raise _not_found(execution_id)
+            return False
+
+        return await self._db.transaction(work)
+
+    async def renew_lease(self, execution_id: str, owner: str, ttl_s: float) -> bool:
+        """Extend our lease; False if another owner has it now."""
+        c = executions.c
+        stmt = (
+            update(executions)
+            .where(c.id == execution_id, c.lease_owner == owner)
+            .values(lease_expires_at=utcnow() + timedelta(seconds=ttl_s))
+        )
+        return await self._db.transaction(lambda conn: conn.execute(stmt).rowcount == 1)
+
+    async def release_lease(self, execution_id: str, owner: str) -> None:
+        """Give the lease up."""
+        c = executions.c
+        stmt = (
+            update(executions)
+            .where(c.id == execution_id, c.lease_owner == owner)
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+        await self._db.transaction(lambda conn: conn.execute(stmt))
+        self._last_seq.pop(execution_id, None)
+
+    async def orphaned_executions(self) -> list[ExecutionRecord]:
+        """Running executions whose lease is free or expired, oldest first."""
+        c = executions.c
+        query = (
+            select(executions)
+            .where(c.status == ExecutionStatus.RUNNING.value)
+            .where(or_(c.lease_expires_at.is_(None), c.lease_expires_at <= utcnow()))
+            .order_by(c.created_at, c.id)
+        )
+        rows = await self._db.transaction(lambda conn: conn.execute(query).all())
+        return [_execution_record(r) for r in rows]
+
     async def request_cancel(self, execution_id: str) -> ExecutionRecord:
         """Flag for cancellation."""
 
@@ -188,6 +261,12 @@ def _not_found(execution_id: str) -> NotFoundError:
         f"execution {execution_id!r} not found",
         hint="`baton executions list` shows recent executions",
     )
+
+
+def _max_seq(conn: Connection, execution_id: str) -> int:
+    c = execution_events.c
+    query = select(func.coalesce(func.max(c.seq), 0)).where(c.execution_id == execution_id)
+    return int(conn.execute(query).scalar_one())
 
 
 def _exists(conn: Connection, execution_id: str) -> bool:
@@ -235,6 +314,8 @@ def _execution_row(e: ExecutionRecord) -> dict[str, Any]:
         "finished_at": e.finished_at,
         "error": e.error,
         "cancel_requested": e.cancel_requested,
+        "lease_owner": e.lease_owner,
+        "lease_expires_at": e.lease_expires_at,
     }
 
 
@@ -267,6 +348,8 @@ def _execution_record(r: Row[Any]) -> ExecutionRecord:
         finished_at=r.finished_at,
         error=r.error,
         cancel_requested=bool(r.cancel_requested),
+        lease_owner=r.lease_owner,
+        lease_expires_at=r.lease_expires_at,
     )
 
 

@@ -75,6 +75,9 @@ executions = Table(
     Column("finished_at", UtcDateTime),
     Column("error", Text),
     Column("cancel_requested", Boolean, nullable=False, default=False),
+    # The process running it holds a lease it renews; another may take over once it expires.
+    Column("lease_owner", String(100)),
+    Column("lease_expires_at", UtcDateTime),
     Index("ix_executions_workspace_created", "workspace_id", "created_at"),
     Index("ix_executions_status", "status"),
 )
@@ -99,13 +102,26 @@ execution_steps = Table(
 execution_events = Table(
     "execution_events",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("execution_id", String(40), nullable=False),
+    Column("execution_id", String(40), primary_key=True),
+    # 1, 2, 3... per execution: the primary key makes a gap-free log without duplicates
+    # checkable, and it is what SSE clients send back as Last-Event-ID.
+    Column("seq", Integer, primary_key=True, autoincrement=False),
     Column("step_id", String(64)),
     Column("kind", String(32), nullable=False),
     Column("at", UtcDateTime, nullable=False),
     # The whole event as JSON text, serialised once by the event TypeAdapter.
     Column("data", Text, nullable=False),
     ForeignKeyConstraint(["execution_id"], ["executions.id"], ondelete="CASCADE"),
-    Index("ix_execution_events_execution_seq", "execution_id", "seq"),
+)
+
+execution_checkpoints = Table(
+    "execution_checkpoints",
+    metadata,
+    # A finished execution's event log folded into one snapshot (see compaction).
+    Column("execution_id", String(40), primary_key=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("event_count", Integer, nullable=False),
+    Column("last_seq", Integer, nullable=False),
+    Column("snapshot", Json, nullable=False),
+    ForeignKeyConstraint(["execution_id"], ["executions.id"], ondelete="CASCADE"),
 )
