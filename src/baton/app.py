@@ -22,6 +22,7 @@ from baton.agents.discovery import DiscoveryReport, discover
 from baton.agents.protocol import Agent
 from baton.agents.registry import AgentRegistry
 from baton.core.executor import EventCallback, ExecutionResult, Executor, ExecutorOptions
+from baton.core.lease import LeaseHeldError
 from baton.core.orchestrator import Orchestrator
 from baton.core.plan import Plan
 from baton.core.run_state import ConcurrencyLimits
@@ -131,6 +132,33 @@ class Baton:
             plan = await self.plan(plan_or_request)
             return await self.orchestrator.run(plan, request=plan_or_request, on_event=on_event)
         return await self.orchestrator.run(plan_or_request, on_event=on_event)
+
+    async def recover(
+        self, *, on_event: EventCallback | None = None
+    ) -> list[ExecutionResult]:
+        """Take up every execution left running by a process that died, and run it on.
+
+        Steps whose completion was committed are not run again; a step that was running is
+        re-run if its agent is idempotent and put in doubt otherwise (see `Orchestrator`).
+        Executions another live process holds are left alone.
+        """
+        found = await self.orchestrator.recoverable()
+        results: list[ExecutionResult] = []
+
+        async def one(execution_id: str, owner: str | None) -> None:
+            try:
+                results.append(
+                    await self.orchestrator.execute(
+                        execution_id, on_event=on_event, take_over_from=owner
+                    )
+                )
+            except LeaseHeldError:
+                pass  # another process took it up first: it is in good hands
+
+        async with anyio.create_task_group() as tg:
+            for record, owner in found:
+                tg.start_soon(one, record.id, owner)
+        return results
 
     @asynccontextmanager
     async def start(self, plan_or_request: Plan | str) -> AsyncIterator[RunHandle]:

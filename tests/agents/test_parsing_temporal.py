@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from baton.agents.parsing.temporal import WhenKind, parse_duration, parse_when
+from baton.agents.parsing.temporal import WhenKind, date_like, parse_duration, parse_when
 
 PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -160,3 +160,73 @@ def test_no_duration(text: str) -> None:
 def test_deterministic_given_now() -> None:
     results = {parse_when("next Tuesday at 3pm", now=WEDNESDAY, timezone=PARIS) for _ in range(3)}
     assert len(results) == 1
+
+
+@pytest.mark.parametrize(("text", "day"), [("last Friday", 27), ("previous Wednesday", 25)])
+def test_last_weekday_is_the_latest_before_today(text: str, day: int) -> None:
+    found = parse_when(text, now=WEDNESDAY, timezone=PARIS)
+    assert found is not None
+    assert found.start == paris(2, day)
+    assert found.text == text
+
+
+@pytest.mark.parametrize("text", ["on 2026-13-45", "2026-02-30 at 10:00"])
+def test_an_impossible_iso_date_is_not_read(text: str) -> None:
+    found = parse_when(text, now=WEDNESDAY, timezone=PARIS)
+    assert found is None or "2026" not in found.text
+
+
+@pytest.mark.parametrize(
+    ("text", "phrases"),
+    [
+        ("find a free hour with dana on blursday", ["on blursday"]),
+        ("next blursday at 3pm", ["next blursday"]),
+        ("on the 45th", ["on the 45th"]),
+        ("on the 45th at 3pm", ["on the 45th"]),
+        ("Feb 30 or 31 March", ["Feb 30", "31 March"]),
+        ("next month, this weekend, in May", ["next month", "this weekend", "in May"]),
+        ("on 12/03 or 12.03.2026", ["on 12/03", "12.03.2026"]),
+        ("today or tomorrow on Mondays", ["today", "tomorrow", "on Mondays"]),
+        ("2026-13-45", ["2026-13-45"]),
+        # Not dates: ordinary words after a preposition, nouns after an ordinal, durations.
+        ("on the project", []),
+        ("work on it", []),
+        ("on holiday, then the birthday party", []),
+        ("on the 2nd floor, for the 3rd review", []),
+        ("for 1.5 hours, in a week, version 1.2.3, 3 decorations", []),
+        ("you may go", []),
+    ],
+)
+def test_date_like(text: str, phrases: list[str]) -> None:
+    spans = date_like(text)
+    assert [s.text for s in spans] == phrases
+    assert all(text[s.start : s.end] == s.text for s in spans)
+
+
+def test_date_like_finds_what_parse_when_left() -> None:
+    text = "find an hour on Friday or on blursday"
+    found = parse_when(text, now=WEDNESDAY, timezone=PARIS)
+    assert found is not None
+    rest = list(text)
+    for span in found.spans:
+        rest[span.start : span.end] = " " * (span.end - span.start)
+    assert [s.text for s in date_like("".join(rest))] == ["on blursday"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1" + " " * 200_000 + "x",  # spaces after a number that are not a duration
+        "for 1" + " " * 200_000 + "x",
+        "in 1m " * 30_000 + "for 45 minutes",  # many "in N minutes" before the duration
+        "on " + "a" * 200_000,
+        "a." * 100_000,
+    ],
+)
+def test_long_inputs_are_read_in_linear_time(text: str) -> None:
+    # Only results are asserted: a super-linear pattern would run far past the test timeout.
+    expected = 45 if text.endswith("45 minutes") else None
+    found = parse_duration(text)
+    assert (found.duration / timedelta(minutes=1) if found else None) == expected
+    assert parse_when(text, now=WEDNESDAY, timezone=PARIS) is None
+    assert date_like(text) == []

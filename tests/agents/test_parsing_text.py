@@ -103,3 +103,63 @@ def test_word_after_and_split_list() -> None:
     assert p.word_after("list the files", ["in"]) is None
     assert p.split_list("the name, email and phone") == ["name", "email", "phone"]
     assert p.split_list("region & month") == ["region", "month"]
+    assert p.split_list("x and , y") == ["x", "y"]
+
+
+def test_emails_with_apostrophes_and_quotes() -> None:
+    assert p.find_emails("ask o'brien@example.com and 'lee@x.io' (or \"kim@x.io\")") == [
+        "o'brien@example.com",
+        "lee@x.io",
+        "kim@x.io",
+    ]
+    assert p.find_emails("'@x.io and ''a@x.io") == []  # no address, rather than half of one
+
+
+def test_quotes_close_on_their_own_line() -> None:
+    text = "say \u201cone \u201ctwo\u201d then \u201cthree\nfour\u201d"
+    assert p.find_quoted(text) == ["one \u201ctwo"]
+    assert p.without_quoted(text) == "say " + " " * 10 + " then \u201cthree\nfour\u201d"
+
+
+MB = 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Runs that a pattern could rescan from each of their positions; each is 1 MB, with
+        # one real value at the end that must still be found.
+        (
+            "a." * (MB // 2) + " x@y.io",
+            {"emails": ["x@y.io"], "paths": ["a." * (MB // 2 - 1) + "a"]},
+        ),
+        ("%a" * (MB // 2) + " x@y.io", {"emails": ["x@y.io"]}),
+        ("a''" * (MB // 3) + " x@y.io", {"emails": ["x@y.io"]}),
+        ("x@" + "a-." * (MB // 3) + " x@y.io", {"emails": ["x@y.io"]}),
+        ("see https://x.io/a" + ")" * MB, {"urls": ["https://x.io/a"]}),
+        ("\u201c" * MB + ' "q"', {"quoted": ["q"]}),
+        ("\u2018 " * (MB // 2) + " `q`", {"quoted": ["q"]}),
+        ("'a' " * (MB // 4), {"quoted": ["a"] * (MB // 4), "paths": []}),
+        ("x" + " " * MB + ", y", {"split": ["x", "y"]}),
+        ("x" + " " * MB + "and y", {"split": ["x", "y"]}),
+        ("1," * (MB // 2) + " 7", {"numbers": [1] * (MB // 2) + [7]}),
+        ("a/" * (MB // 2) + "!", {"paths": ["a/" * (MB // 2)]}),
+        ("in " * (MB // 3) + "reports", {"word_after": "reports"}),
+        ("1 " * (MB // 2) + "lines", {"count": 1}),
+    ],
+    ids=lambda v: repr(v[:12]) if isinstance(v, str) else None,
+)
+def test_megabyte_inputs_are_read_in_linear_time(text: str, expected: dict[str, object]) -> None:
+    # Only results are asserted: a super-linear pattern would run far past the test timeout.
+    readers = {
+        "emails": p.find_emails,
+        "urls": p.find_urls,
+        "quoted": p.find_quoted,
+        "split": p.split_list,
+        "numbers": p.find_numbers,
+        "paths": p.find_paths,
+        "word_after": lambda t: p.word_after(t, ["in"], skip=["in"]),
+        "count": lambda t: p.count_before(t, ["lines"]),
+    }
+    for name, want in expected.items():
+        assert readers[name](text) == want, name

@@ -83,5 +83,33 @@ def test_back_off_frees_the_slot_until_the_retry_is_due() -> None:
 
 def test_resume_never_runs_finished_steps_again() -> None:
     plan = Plan(steps=[Step(id="a", agent="x"), Step(id="b", agent="x", depends_on=["a"])])
-    state = RunState(plan, limits=ConcurrencyLimits(), finished={"a": StepStatus.SUCCEEDED})
+    state = RunState(plan, limits=ConcurrencyLimits(), known={"a": StepStatus.SUCCEEDED})
     assert state.take_ready() == ["b"]
+
+
+def test_resume_skips_what_depends_on_earlier_failures_and_waits_on_doubt() -> None:
+    plan = Plan(
+        steps=[
+            Step(id="failed", agent="x"),
+            Step(id="after_failed", agent="x", depends_on=["failed"]),
+            Step(id="doubt", agent="x"),
+            Step(id="after_doubt", agent="x", depends_on=["doubt"]),
+            Step(id="was_cancelled", agent="x"),
+        ]
+    )
+    state = RunState(
+        plan,
+        limits=ConcurrencyLimits(),
+        known={
+            "failed": StepStatus.FAILED,
+            "doubt": StepStatus.IN_DOUBT,
+            "was_cancelled": StepStatus.CANCELLED,
+            "after_doubt": StepStatus.PENDING,
+        },
+    )
+    assert state.skipped_on_start == ["after_failed"]
+    assert state.take_ready() == ["was_cancelled"]  # cancelled steps run again
+    state.succeed("was_cancelled")
+    assert not state.is_active()  # after_doubt waits on the person
+    assert state.in_doubt() == ["doubt"]
+    assert state.unfinished() == ["after_doubt"]

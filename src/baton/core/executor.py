@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from baton.agents.protocol import Agent, AgentContext, LogLevel
 from baton.agents.registry import AgentRegistry
 from baton.core.plan import Plan, Step
+from baton.core.lease import Lease, new_owner_id
 from baton.core.recovery import RecoveryPolicy, Retry, RetryThenFail
 from baton.core.references import resolve_inputs
 from baton.core.run_state import ConcurrencyLimits, RunState
@@ -33,9 +34,11 @@ from baton.events import (
     ExecutionFinished,
     ExecutionStarted,
     ExecutionStatus,
+    ExecutionWaiting,
     RunEvent,
     StepCancelled,
     StepFailed,
+    StepInDoubt,
     StepLog,
     StepPartial,
     StepProgress,
@@ -136,7 +139,11 @@ class ExecutorOptions:
     secrets: Mapping[str, str] = field(default_factory=dict[str, str])
     """Handed to agents in their context."""
     cancel_poll_s: float = 1.0
-    """How often to check the store for a cancel request from another process."""
+    """How often to renew the lease and check for a cancel request from another process."""
+    owner: str = field(default_factory=new_owner_id)
+    """Who holds the leases this executor takes (host, process and a random part)."""
+    lease_ttl_s: float = 30.0
+    """How long a lease lasts without renewal; another process may take over after that."""
 
 
 class Executor:
@@ -164,6 +171,7 @@ class Executor:
         *,
         on_event: EventCallback | None = None,
         previous: Mapping[str, StepRecord] | None = None,
+        take_over_from: str | None = None,
     ) -> ExecutionResult:
         """Run `plan` (already validated and stored) until every step has finished.
 
@@ -173,12 +181,17 @@ class Executor:
             on_event: Called with every event, after it is committed.
             previous: Step records of an earlier run of this execution (resume): steps that
                 succeeded keep their outputs and are not run again.
+            take_over_from: Take the execution's lease from this owner even if it has not
+                expired (the caller checked that the owner is dead).
+
+        Raises:
+            LeaseHeldError: another live process is running the execution.
 
         Cancelling the calling scope cancels running steps and records them (and the
         execution) as cancelled before the cancellation propagates.
         """
         run = _Run(self, execution_id, plan, on_event, previous or {})
-        return await run.go()
+        return await run.go(take_over_from)
 
 
 class _Run:
@@ -203,16 +216,22 @@ class _Run:
             for sid, rec in previous.items()
             if rec.status is StepStatus.SUCCEEDED
         }
-        self.errors: dict[str, str] = {}
-        finished = dict.fromkeys(self.outputs, StepStatus.SUCCEEDED)
+        self.errors: dict[str, str] = {
+            sid: rec.error or ""
+            for sid, rec in previous.items()
+            if rec.status in (StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.IN_DOUBT)
+        }
+        self.resumed = any(rec.status is not StepStatus.PENDING for rec in previous.values())
+        self.newly_in_doubt: list[str] = []
         self.state = RunState(
             plan,
             limits=self._limits(),
             estimate=self._estimate,
-            finished=finished,
+            known=self._known_statuses(previous),
         )
-        for sid in self.outputs:
-            self.state.attempt[sid] = previous[sid].attempts
+        for sid, rec in previous.items():
+            if sid in self.state.attempt:
+                self.state.attempt[sid] = rec.attempts
         self.send, self.recv = anyio.create_memory_object_stream[_Message](math.inf)
         self.sink = _StreamSink(execution_id, self.send)
         self.jobs_send, self.jobs_recv = anyio.create_memory_object_stream[tuple[str, int]](
@@ -221,6 +240,23 @@ class _Run:
         self.idle_workers = 0
         self.started_at: dict[str, datetime] = {}
         self.cancel_requested = False
+
+    def _known_statuses(self, previous: Mapping[str, StepRecord]) -> dict[str, StepStatus]:
+        """Statuses to resume from. A step that was running when its process died is run
+        again (with the same idempotency key) if its agent is idempotent; otherwise nobody
+        can know whether its effect happened, so it is put in doubt for a person to decide.
+        """
+        known: dict[str, StepStatus] = {}
+        for sid, rec in previous.items():
+            status = rec.status
+            if status is StepStatus.RUNNING and sid in self.agents:
+                if self.agents[sid].spec.idempotent:
+                    status = StepStatus.PENDING
+                else:
+                    status = StepStatus.IN_DOUBT
+                    self.newly_in_doubt.append(sid)
+            known[sid] = status
+        return known
 
     def _limits(self) -> ConcurrencyLimits:
         limits = self.ex.options.limits
@@ -233,30 +269,74 @@ class _Run:
         mean = self.ex.registry.stats(self.steps[step_id].agent).mean_duration_s
         return mean if mean else 1.0
 
-    async def go(self) -> ExecutionResult:
+    async def go(self, take_over_from: str | None) -> ExecutionResult:
+        lease = Lease(self.ex.store, self.id, self.ex.options.owner, self.ex.options.lease_ttl_s)
+        try:
+            await lease.acquire(take_over_from)
+        except BaseException:
+            for stream in (self.send, self.recv, self.jobs_send, self.jobs_recv):
+                stream.close()
+            raise
+        try:
+            return await self._run_holding(lease)
+        finally:
+            if not lease.lost:
+                with anyio.CancelScope(shield=True):
+                    await lease.release()
+
+    async def _run_holding(self, lease: Lease) -> ExecutionResult:
         started = self.ex.clock()
         try:
             with self.send, self.recv, self.jobs_send, self.jobs_recv:
                 async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._watch_cancel_requests, tg)
+                    tg.start_soon(self._watch, tg, lease)
                     await self._loop(tg)
                     tg.cancel_scope.cancel()
         except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self._record_cancelled()
+            if not lease.lost:
+                with anyio.CancelScope(shield=True):
+                    await self._record_cancelled()
             raise
+        if lease.lost:
+            # Another process holds the execution now; whatever we would write could fork it.
+            raise RunError(
+                f"execution {self.id} was taken over by another process (this one stopped "
+                "renewing its lease in time); it goes on there",
+            )
+        took = self.ex.clock() - started
         if self.cancel_requested:
             await self._record_cancelled()
-            return self._result(ExecutionStatus.CANCELLED, self.ex.clock() - started)
+            return self._result(ExecutionStatus.CANCELLED, took)
+        doubtful = self.state.in_doubt()
+        if doubtful:
+            reason = "waiting for a decision on step(s) in doubt: " + ", ".join(doubtful)
+            await self._commit([ExecutionWaiting(execution_id=self.id, reason=reason)])
+            return self._result(ExecutionStatus.WAITING, took)
         status = self._final_status()
         error = None if status is ExecutionStatus.SUCCEEDED else self._summary_error()
         await self._commit([ExecutionFinished(execution_id=self.id, status=status, error=error)])
-        return self._result(status, self.ex.clock() - started)
+        return self._result(status, took)
 
     async def _loop(self, tg: TaskGroup) -> None:
         events: list[RunEvent] = [
-            ExecutionStarted(execution_id=self.id, step_count=len(self.plan.steps))
+            ExecutionStarted(
+                execution_id=self.id, step_count=len(self.plan.steps), resumed=self.resumed
+            )
         ]
+        events += [
+            StepInDoubt(
+                execution_id=self.id,
+                step_id=sid,
+                reason="it was running when its process stopped, and its agent "
+                f"{self.steps[sid].agent!r} is not idempotent: decide with "
+                f"`baton resolve {self.id} {sid} --retry|--skip|--mark-done`",
+            )
+            for sid in self.newly_in_doubt
+        ]
+        for sid in self.state.skipped_on_start:
+            cause = self.state.first_failed_dependency(sid) or "?"
+            self.errors[sid] = f"dependency {cause!r} did not succeed"
+            events.append(StepSkipped(execution_id=self.id, step_id=sid, reason=self.errors[sid]))
         while True:
             launch = self.state.take_ready()
             for sid in launch:
@@ -430,9 +510,13 @@ class _Run:
         result = await agent.run(inputs, ctx)
         return result.model_dump(mode="json")
 
-    async def _watch_cancel_requests(self, tg: TaskGroup) -> None:
+    async def _watch(self, tg: TaskGroup, lease: Lease) -> None:
+        """Renew the lease, and stop when it is lost or someone asks to cancel."""
         while True:
             await anyio.sleep(self.ex.options.cancel_poll_s)
+            if not await lease.keep():
+                tg.cancel_scope.cancel()
+                return
             record = await self.ex.store.get_execution(self.id)
             if record.cancel_requested:
                 self.cancel_requested = True

@@ -8,22 +8,34 @@ executions all go the same way.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import ValidationError
 
 from baton.agents.registry import AgentRegistry
 from baton.core.executor import EventCallback, ExecutionResult, Executor
+from baton.core.lease import owner_is_dead_here
 from baton.core.plan import Plan
 from baton.core.validation import validate_plan
-from baton.errors import UsageError
+from baton.errors import NotFoundError, UsageError
 from baton.events import (
     ExecutionFinished,
     ExecutionStatus,
     RunEvent,
     StepCancelled,
+    StepReset,
+    StepSkipped,
+    StepStatus,
+    StepSucceeded,
     utcnow,
 )
 from baton.ids import new_execution_id
 from baton.store.protocol import ExecutionStore
 from baton.store.records import ExecutionRecord, StepRecord
+
+
+Decision = Literal["retry", "skip", "mark-done"]
+"""What a person can decide about a step in doubt."""
 
 
 class Orchestrator:
@@ -68,16 +80,23 @@ class Orchestrator:
         return await self.executor.execute(record.id, plan, on_event=on_event)
 
     async def execute(
-        self, execution_id: str, *, on_event: EventCallback | None = None
+        self,
+        execution_id: str,
+        *,
+        on_event: EventCallback | None = None,
+        take_over_from: str | None = None,
     ) -> ExecutionResult:
-        """Run a stored execution; steps that already succeeded are not run again.
+        """Run a stored execution: a new one, or one to resume (cancelled, waiting on a
+        decision, or left running by a process that died). Steps whose completion was
+        committed are never run again.
 
         Raises:
             NotFoundError: no such execution.
-            UsageError: it has already finished.
+            UsageError: it has already succeeded or failed.
+            LeaseHeldError: another live process is running it.
         """
         record = await self.store.get_execution(execution_id)
-        if record.status.finished and record.status is not ExecutionStatus.CANCELLED:
+        if record.status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED):
             raise UsageError(
                 f"execution {execution_id} has already {_finished_words(record.status)}",
                 hint="start a new execution to run the plan again",
@@ -87,7 +106,100 @@ class Orchestrator:
         previous: Mapping[str, StepRecord] = {
             s.step_id: s for s in await self.store.get_steps(execution_id)
         }
-        return await self.executor.execute(execution_id, plan, on_event=on_event, previous=previous)
+        return await self.executor.execute(
+            execution_id,
+            plan,
+            on_event=on_event,
+            previous=previous,
+            take_over_from=take_over_from,
+        )
+
+    async def recoverable(self) -> list[tuple[ExecutionRecord, str | None]]:
+        """Executions left running by a process that is gone, with the owner to take over from.
+
+        Those whose lease expired are free to take. On this host we can also tell that a
+        lease holder's process has died, and take over at once instead of waiting.
+        """
+        found: list[tuple[ExecutionRecord, str | None]] = [
+            (r, None) for r in await self.store.orphaned_executions()
+        ]
+        seen = {r.id for r, _ in found}
+        for record in await self.store.list_executions(status=ExecutionStatus.RUNNING, limit=1000):
+            owner = record.lease_owner
+            if record.id not in seen and owner is not None and owner_is_dead_here(owner):
+                found.append((record, owner))
+        return found
+
+    async def resolve(
+        self,
+        execution_id: str,
+        step_id: str,
+        decision: Decision,
+        *,
+        output: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a person's decision about a step in doubt.
+
+        Args:
+            execution_id: The execution.
+            step_id: The step in doubt.
+            decision: ``retry`` runs it again, ``skip`` gives it up (its dependents are
+                skipped), ``mark-done`` records that it did happen, with `output`.
+            output: The step's output for ``mark-done`` (checked against the agent's schema).
+
+        Raises:
+            NotFoundError: no such execution or step.
+            UsageError: the step is not in doubt, or the output does not fit the agent.
+        """
+        record = await self.store.get_execution(execution_id)
+        steps = {s.step_id: s for s in await self.store.get_steps(execution_id)}
+        step = steps.get(step_id)
+        if step is None:
+            raise NotFoundError(
+                f"execution {execution_id} has no step {step_id!r}",
+                hint="steps: " + ", ".join(steps),
+            )
+        if step.status is not StepStatus.IN_DOUBT:
+            raise UsageError(
+                f"step {step_id!r} is {step.status.value}, not in doubt; only a step in doubt "
+                "can be resolved",
+                hint=f"`baton executions show {execution_id}` shows the steps",
+            )
+        event = self._decision_event(record.id, step, decision, output)
+        await self.store.append([event])
+
+    def _decision_event(
+        self,
+        execution_id: str,
+        step: StepRecord,
+        decision: Decision,
+        output: dict[str, Any] | None,
+    ) -> RunEvent:
+        who = "a person decided"
+        if decision == "retry":
+            return StepReset(execution_id=execution_id, step_id=step.step_id, reason=who)
+        if decision == "skip":
+            return StepSkipped(
+                execution_id=execution_id, step_id=step.step_id, reason=f"{who} to skip it"
+            )
+        model = self.registry.get(step.agent).spec.output_model
+        try:
+            checked = model.model_validate(output or {}).model_dump(mode="json")
+        except ValidationError as exc:
+            raise UsageError(
+                f"the output given for step {step.step_id!r} does not fit agent "
+                f"{step.agent!r}: "
+                + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
+                hint="pass --output with a JSON object matching the agent's output schema "
+                f"(`baton agents show {step.agent}`)",
+            ) from None
+        return StepSucceeded(
+            execution_id=execution_id,
+            step_id=step.step_id,
+            output=checked,
+            attempt=max(step.attempts, 1),
+            started_at=step.started_at,
+        )
 
     async def cancel(self, execution_id: str) -> ExecutionRecord:
         """Ask the process running `execution_id` to cancel it (takes effect within a second).

@@ -26,6 +26,11 @@ class ConcurrencyLimits:
     """Per agent name; agents not listed are bounded only by `max_concurrency`."""
 
 
+_KEPT_ON_RESUME = frozenset(
+    {StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.IN_DOUBT}
+)
+
+
 class RunState:
     """Statuses, readiness and priorities of an execution's steps."""
 
@@ -35,7 +40,7 @@ class RunState:
         *,
         limits: ConcurrencyLimits,
         estimate: Callable[[str], float] | None = None,
-        finished: Mapping[str, StepStatus] | None = None,
+        known: Mapping[str, StepStatus] | None = None,
     ) -> None:
         """Set up the state.
 
@@ -43,7 +48,9 @@ class RunState:
             plan: A validated plan.
             limits: Concurrency limits.
             estimate: Expected duration of a step (by id), for priorities; 1.0 if omitted.
-            finished: Steps already finished in an earlier run (resume): never run again.
+            known: Statuses from an earlier run of the execution (resume). Succeeded, failed
+                and skipped steps are final and never run again; steps in doubt wait for a
+                person (and so do their dependents); anything else runs.
         """
         self._dag = Dag.of(plan)
         self._agent = {s.id: s.agent for s in plan.steps}
@@ -57,9 +64,12 @@ class RunState:
         self._waiting: dict[str, int] = {}
         self._ready: list[tuple[float, int, str]] = []
         self._backing_off = 0
-        for sid, st in (finished or {}).items():
-            if sid in self.status:
+        for sid, st in (known or {}).items():
+            if sid in self.status and st in _KEPT_ON_RESUME:
                 self.status[sid] = st
+        dead = [s for s, st in self.status.items() if st in (StepStatus.FAILED, StepStatus.SKIPPED)]
+        self.skipped_on_start: list[str] = self._skip_dependents_of(dead)
+        """Pending steps that can no longer run because a dependency failed earlier."""
         for sid in self._dag.order:
             if self.status[sid] is not StepStatus.PENDING:
                 continue
@@ -159,7 +169,13 @@ class RunState:
 
     def unfinished(self) -> list[str]:
         """Steps that are pending or running (to cancel when the execution stops)."""
-        return [s for s, st in self.status.items() if not st.finished]
+        return [
+            s for s, st in self.status.items() if not st.finished and st is not StepStatus.IN_DOUBT
+        ]
+
+    def in_doubt(self) -> list[str]:
+        """Steps waiting for a person's decision."""
+        return [s for s, st in self.status.items() if st is StepStatus.IN_DOUBT]
 
     def first_failed_dependency(self, sid: str) -> str | None:
         """A dependency of `sid` that failed or was skipped (to explain a skip)."""

@@ -106,11 +106,13 @@ class MemoryExecutionStore:
             for a in durations.keys() | failed.keys()
         }
 
-    async def acquire_lease(self, execution_id: str, owner: str, ttl_s: float) -> bool:
-        """Take the lease if free, expired or already ours."""
+    async def acquire_lease(
+        self, execution_id: str, owner: str, ttl_s: float, *, take_from: str | None = None
+    ) -> bool:
+        """Take the lease if free, expired, ours or `take_from`'s."""
         ex = await self.get_execution(execution_id)
         now = utcnow()
-        held = ex.lease_owner is not None and ex.lease_owner != owner
+        held = ex.lease_owner is not None and ex.lease_owner not in (owner, take_from)
         if held and ex.lease_expires_at is not None and ex.lease_expires_at > now:
             return False
         self._executions[execution_id] = dataclasses.replace(

@@ -52,8 +52,11 @@ class ExecutionStore(Protocol):
         """Per agent: steps that succeeded and failed, and the mean successful duration."""
         ...
 
-    async def acquire_lease(self, execution_id: str, owner: str, ttl_s: float) -> bool:
-        """Take the execution's lease for `owner` if it is free, expired or already `owner`'s.
+    async def acquire_lease(
+        self, execution_id: str, owner: str, ttl_s: float, *, take_from: str | None = None
+    ) -> bool:
+        """Take the execution's lease for `owner` if it is free, expired or already `owner`'s
+        (or held by `take_from`, a holder the caller knows to be dead).
 
         Returns False when another owner holds an unexpired lease. Atomic: of two processes
         asking at once, at most one gets it.

@@ -259,7 +259,55 @@ def test_extract_write_literal_append() -> None:
             {"path": "data", "pattern": "*.csv", "recursive": True},
         ),
         ("list *.md in docs/notes", {"path": "docs/notes", "pattern": "*.md"}),
+        # The kind of file, singular or plural, names the pattern.
+        (
+            "list every markdown file in docs, recursively",
+            {"path": "docs", "pattern": "*.md", "recursive": True},
+        ),
+        ("show the markdown files in docs", {"path": "docs", "pattern": "*.md"}),
+        ("list the csv files in data", {"path": "data", "pattern": "*.csv"}),
+        ("list the one json file in config", {"path": "config", "pattern": "*.json"}),
+        ("list python files under src", {"path": "src", "pattern": "*.py"}),
+        ("show the text files", {"pattern": "*.txt"}),
+        ("list the .csv files in data", {"path": "data", "pattern": "*.csv"}),
+        ("list the log-files in logs", {"path": "logs", "pattern": "*.log"}),
+        # A literal glob wins over a kind, and keeps its "?" wildcards; sentence punctuation goes.
+        ("list *.log in logs.", {"path": "logs", "pattern": "*.log"}),
+        ("list the *.log text files", {"pattern": "*.log"}),
+        ("list 'report-??.csv' in out", {"path": "out", "pattern": "report-??.csv"}),
+        ("list docs/*.md", {"pattern": "docs/*.md"}),
+        # A question mark ends a question, not a glob.
+        ("what files are in reports?", {"path": "reports"}),
+        # "Recursively" in its several spellings; "subfolders" is not the folder to list.
+        ("list the files in all subfolders", {"recursive": True}),
+        (
+            "list csv files in all subfolders of data",
+            {"path": "data", "pattern": "*.csv", "recursive": True},
+        ),
+        ("list files in every subfolder of docs", {"path": "docs", "recursive": True}),
+        ("list every file in docs, including sub folders", {"path": "docs", "recursive": True}),
+        ("list the hidden files in config", {"path": "config", "include_hidden": True}),
+        # Words before "files" that are not a kind of file give no pattern.
+        ("list all files in reports", {"path": "reports"}),
+        ("which files are here", {}),
     ],
 )
 def test_extract_list(clause: str, inputs: dict[str, Any]) -> None:
     assert files.extract_list(clause, NOW).inputs == inputs
+    # Each extraction is valid input for files.list.
+    files.ListInput.model_validate(inputs)
+
+
+def test_extract_list_says_what_it_understood() -> None:
+    found = files.extract_list("list every markdown file in docs, recursively", NOW)
+    assert found.understood == "list files matching *.md in docs and its subfolders"
+    assert found.unparsed == ()
+
+
+async def test_the_extracted_inputs_list_what_was_asked(
+    by_name: dict[str, Agent], tree: Path
+) -> None:
+    (tree / "reports" / "2024" / "deep.md").write_text("deep")
+    inputs = files.extract_list("list every markdown file in reports, recursively", NOW).inputs
+    out = await run(by_name["files.list"], tree, **inputs)
+    assert [e["path"] for e in out["entries"]] == ["reports/2024/deep.md", "reports/notes.md"]

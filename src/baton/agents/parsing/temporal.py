@@ -191,21 +191,28 @@ _DURATION = re.compile(
 
 
 # Phrases that look like a day, date or period, whether or not `parse_when` can read them; see
-# `date_like`. A word ending in "day" counts only after a word that introduces a date ("on
-# blursday", "next funday"), so "holiday" or "birthday party" in a title is left alone.
-_DATE_LEAD = r"(?:on|next|this|coming|last|previous|past|by|until|till|before|after|from|since|every)"
+# `date_like`. An unknown word ending in "day" counts only after a word that introduces a date
+# ("on blursday", "next funday"), so "holiday" or "birthday party" in a title is left alone;
+# the days `parse_when` knows ("Friday", "tomorrow") count anywhere.
+_DATE_LEAD = (
+    r"(?:on|next|this|coming|last|previous|past|by|until|till|before|after|from|since|every)"
+)
 _FULL_MONTH = (
     r"january|february|march|april|may|june|july|august|september|october|november|december"
 )
+# An ordinal is a day unless a noun follows it ("on the 2nd floor"); these words may follow a day.
+_JOINING = r"(?:of|at|in|on|and|or|to|from|until|till|by|with|for|between|before|after)"
+_DAY_NAMES = "|".join(name for name in _WEEKDAYS if name.endswith("day"))
+_PERIOD = rf"weekend|week|month|year|quarter|{_FULL_MONTH}"
 _NOT_DAYS = frozenset({"holiday", "heyday", "everyday", "midday", "weekday", "workday"})
 _DATE_LIKE = re.compile(
     rf"""
       \b{_DATE_LEAD}\s+(?:the\s+)?(?P<dayword>[a-z]+day)s?\b
-    | \b(?:today|tonight|tomorrow|yesterday|{"|".join(n for n in _WEEKDAYS if n.endswith("day"))})s?\b
-    | \b(?:{_DATE_LEAD}|for)\s+(?:the\s+)?\d{{1,3}}(?:st|nd|rd|th)\b
+    | \b(?:today|tonight|tomorrow|yesterday|{_DAY_NAMES})s?\b
+    | \b{_DATE_LEAD}\s+(?:the\s+)?\d{{1,3}}(?:st|nd|rd|th)\b(?!\s+(?!{_JOINING}\b)[a-z])
     | {_B}\d+(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH})\b\.?
     | \b(?:{_MONTH})\.?\s+\d+(?:st|nd|rd|th)?\b
-    | \b(?:{_DATE_LEAD}|in|during)\s+(?:the\s+)?(?P<period>weekend|week|month|year|quarter|{_FULL_MONTH})\b
+    | \b(?:{_DATE_LEAD}|in|during)\s+(?:the\s+)?(?P<period>{_PERIOD})\b
     | {_B}\d{{4}}-\d{{1,2}}-\d{{1,2}}\b
     | {_B}\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{2,4}}\b
     | \b{_DATE_LEAD}\s+\d{{1,2}}/\d{{1,2}}\b

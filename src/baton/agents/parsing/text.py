@@ -121,8 +121,8 @@ def quoted_spans(text: str) -> list[tuple[str, int, int]]:
 def _paired(text: str, opening: str, closing: str) -> list[tuple[str, int, int]]:
     """Each `opening` with the first `closing` after it on the same line, left to right.
 
-    A scan rather than a regex: ``“[^”\\n]*”`` retries from every opener of a line with no
-    closer, which is quadratic on a long line of openers.
+    A scan rather than a regex: a pattern like ``“[^”]*”`` is tried again from every opener of
+    a line with no closer, which is quadratic on a long line of openers.
     """
     spans: list[tuple[str, int, int]] = []
     pos, line_end = 0, -1

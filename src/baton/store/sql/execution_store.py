@@ -175,8 +175,10 @@ class SqlExecutionStore:
             for r in rows
         }
 
-    async def acquire_lease(self, execution_id: str, owner: str, ttl_s: float) -> bool:
-        """Take the lease if free, expired or already ours (one conditional UPDATE)."""
+    async def acquire_lease(
+        self, execution_id: str, owner: str, ttl_s: float, *, take_from: str | None = None
+    ) -> bool:
+        """Take the lease if free, expired, ours or `take_from`'s (one conditional UPDATE)."""
         now = utcnow()
         c = executions.c
         stmt = (
@@ -186,6 +188,7 @@ class SqlExecutionStore:
                 or_(
                     c.lease_owner.is_(None),
                     c.lease_owner == owner,
+                    c.lease_owner == (take_from or owner),
                     c.lease_expires_at.is_(None),
                     c.lease_expires_at <= now,
                 )
