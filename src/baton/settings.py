@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     """Where the database and plugins live (``BATON_DATA_DIR``)."""
     database_url: str | None = None
     """SQLAlchemy URL; default SQLite at ``<data_dir>/baton.db`` (``BATON_DATABASE_URL``)."""
+    database_busy_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    """SQLite: seconds to wait for another program's lock (``BATON_DATABASE_BUSY_TIMEOUT_S``)."""
     workspace: Path = Field(default_factory=Path.cwd)
     """Folder the file-touching agents are confined to (``BATON_WORKSPACE``)."""
     plugins_dir: Path | None = None

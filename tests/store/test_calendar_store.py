@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -13,8 +11,7 @@ import pytest
 from baton.errors import UsageError
 from baton.store.calendar import CalendarStore, EventDraft, MemoryCalendarStore
 from baton.store.sql.calendar import SqlCalendarStore
-from baton.store.sql.database import open_database, sqlite_url
-from baton.store.sql.schema import create_schema
+from baton.store.sql.database import Database
 
 PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -25,17 +22,12 @@ def draft(title: str = "Sync", start: datetime = T0, minutes: int = 60, **kw: ob
     return EventDraft(title=title, start=start, end=start + timedelta(minutes=minutes), **kw)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[CalendarStore]:
-    if request.param == "memory":
-        yield MemoryCalendarStore()
-        return
-    db = open_database(sqlite_url(tmp_path / "calendar.db"))
-    try:
-        await create_schema(db)
-        yield SqlCalendarStore(db)
-    finally:
-        await db.dispose()
+@pytest.fixture
+def store(store_database: Database | None) -> CalendarStore:
+    # Backends (memory, sqlite, postgres) and their cleanup live in conftest.py.
+    if store_database is None:
+        return MemoryCalendarStore()
+    return SqlCalendarStore(store_database)
 
 
 pytestmark = pytest.mark.anyio
@@ -156,21 +148,16 @@ async def test_concurrent_adds_with_one_key_create_one_event(store: CalendarStor
     assert len(await store.events()) == 1
 
 
-async def test_sql_store_is_scoped_to_its_workspace(tmp_path: Path) -> None:
-    db = open_database(sqlite_url(tmp_path / "calendar.db"))
-    try:
-        await create_schema(db)
-        mine = SqlCalendarStore(db, workspace_id="mine")
-        theirs = SqlCalendarStore(db, workspace_id="theirs")
-        added = await mine.add(draft(uid="shared@corp", attendees=("dana@example.com",)))
-        assert await theirs.get(added.event.id) is None
-        assert await theirs.events() == []
-        assert not await theirs.delete(added.event.id)
-        # The same UID may live in both workspaces.
-        assert (await theirs.add(draft(uid="shared@corp"))).created
-        assert await mine.get(added.event.id) == added.event
-    finally:
-        await db.dispose()
+async def test_sql_store_is_scoped_to_its_workspace(database: Database) -> None:
+    mine = SqlCalendarStore(database, workspace_id="mine")
+    theirs = SqlCalendarStore(database, workspace_id="theirs")
+    added = await mine.add(draft(uid="shared@corp", attendees=("dana@example.com",)))
+    assert await theirs.get(added.event.id) is None
+    assert await theirs.events() == []
+    assert not await theirs.delete(added.event.id)
+    # The same UID may live in both workspaces.
+    assert (await theirs.add(draft(uid="shared@corp"))).created
+    assert await mine.get(added.event.id) == added.event
 
 
 @pytest.mark.parametrize(

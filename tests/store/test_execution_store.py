@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -24,25 +22,18 @@ from baton.events import (
 )
 from baton.store import ExecutionRecord, ExecutionStore, MemoryExecutionStore, StepRecord
 from baton.store.records import AgentHistory
-from baton.store.sql.database import open_database, sqlite_url
+from baton.store.sql.database import Database
 from baton.store.sql.execution_store import SqlExecutionStore
-from baton.store.sql.schema import create_schema
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ExecutionStore]:
-    if request.param == "memory":
-        yield MemoryExecutionStore()
-        return
-    db = open_database(sqlite_url(tmp_path / "baton.db"))
-    await create_schema(db)
-    s = SqlExecutionStore(db)
-    try:
-        yield s
-    finally:
-        await s.close()
+@pytest.fixture
+def store(store_database: Database | None) -> ExecutionStore:
+    # Backends (memory, sqlite, postgres) and their cleanup live in conftest.py.
+    if store_database is None:
+        return MemoryExecutionStore()
+    return SqlExecutionStore(store_database)
 
 
 def execution(ex_id: str = "ex1", *, minutes_ago: int = 0) -> ExecutionRecord:
@@ -219,7 +210,8 @@ async def test_lease_is_exclusive_until_it_expires(store: ExecutionStore) -> Non
     assert not await store.renew_lease("ex1", "proc-b", ttl_s=30)
     record = await store.get_execution("ex1")
     assert record.lease_owner == "proc-a"
-    assert record.lease_expires_at is not None and record.lease_expires_at > utcnow()
+    assert record.lease_expires_at is not None
+    assert record.lease_expires_at > utcnow()
     await store.release_lease("ex1", "proc-b")  # not the holder: nothing happens
     assert not await store.acquire_lease("ex1", "proc-b", ttl_s=30)
     await store.release_lease("ex1", "proc-a")

@@ -7,7 +7,7 @@ after each event is committed; the live view's refresh thread only reads the tra
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -25,8 +25,10 @@ from baton.events import (
     RunEvent,
     StepCancelled,
     StepFailed,
+    StepInDoubt,
     StepLog,
     StepProgress,
+    StepReset,
     StepRetrying,
     StepSkipped,
     StepStarted,
@@ -110,6 +112,10 @@ class RunTracker:
             case StepCancelled():
                 view.status, view.duration_s = StepStatus.CANCELLED, self.elapsed(view)
                 view.note = ""
+            case StepInDoubt():
+                view.status, view.note = StepStatus.IN_DOUBT, event.reason
+            case StepReset():
+                view.status, view.note = StepStatus.PENDING, ""
             case StepProgress():
                 view.note = describe_event(event)
             case _:
@@ -241,9 +247,14 @@ _LINE_LABEL = {
 }
 
 
-def make_view(console: Console, plan: Plan) -> LiveRunView | LineRunView:
-    """The live tree on a terminal, lines otherwise."""
+def make_view(
+    console: Console, plan: Plan, known: Mapping[str, StepStatus] | None = None
+) -> LiveRunView | LineRunView:
+    """The live tree on a terminal, lines otherwise; `known` seeds a resumed execution."""
     tracker = RunTracker(plan)
+    for sid, status in (known or {}).items():
+        if sid in tracker.steps:
+            tracker.steps[sid].status = status
     if console.is_terminal and not console.is_dumb_terminal:
         return LiveRunView(console, tracker)
     return LineRunView(console, tracker)

@@ -9,6 +9,7 @@ import typer
 
 from baton.cli.commands import agents, executions
 from baton.cli.commands.plan import plan
+from baton.cli.commands.recovery import recover, resolve, resume
 from baton.cli.commands.run import run
 from baton.cli.errors import BoundaryGroup
 from baton.cli.session import CliState
@@ -25,6 +26,9 @@ app = typer.Typer(
 app.command()(run)
 app.command()(plan)
 app.command()(executions.cancel)
+app.command()(resume)
+app.command()(resolve)
+app.command()(recover)
 app.add_typer(executions.app, name="executions")
 app.add_typer(agents.app, name="agents")
 

@@ -18,12 +18,16 @@ from baton.core.plan import Plan, Step
 from baton.events import (
     ExecutionFinished,
     ExecutionStarted,
+    ExecutionStatus,
+    ExecutionWaiting,
     RunEvent,
     StepCancelled,
     StepFailed,
+    StepInDoubt,
     StepLog,
     StepPartial,
     StepProgress,
+    StepReset,
     StepRetrying,
     StepSkipped,
     StepStarted,
@@ -46,6 +50,7 @@ STATUS_STYLE: Mapping[StepStatus, tuple[str, str]] = {
     StepStatus.FAILED: ("✗", "red"),
     StepStatus.SKIPPED: ("↷", "dim"),
     StepStatus.CANCELLED: ("■", "magenta"),
+    StepStatus.IN_DOUBT: ("?", "bold yellow"),
 }
 """Icon and style of each step status."""
 
@@ -207,6 +212,8 @@ def result_view(plan: Plan, result: ExecutionResult) -> RenderableType:
 
 
 def _as_step_status(result: ExecutionResult) -> StepStatus:
+    if result.status is ExecutionStatus.WAITING:
+        return StepStatus.IN_DOUBT
     return StepStatus(result.status.value) if result.status.finished else StepStatus.RUNNING
 
 
@@ -222,6 +229,9 @@ _DESCRIBE: dict[type, _Describer] = {
     ),
     StepFailed: lambda e: f"after {e.attempts} attempt(s): {e.error}",
     StepSkipped: lambda e: e.reason,
+    StepInDoubt: lambda e: e.reason,
+    StepReset: lambda e: e.reason,
+    ExecutionWaiting: lambda e: e.reason,
     StepCancelled: lambda e: "",
     StepProgress: lambda e: " ".join(
         p for p in (f"{e.fraction:.0%}" if e.fraction is not None else "", e.message) if p

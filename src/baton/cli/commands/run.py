@@ -11,6 +11,7 @@ import typer
 from rich.text import Text
 
 from baton.app import Baton
+from baton.cli.commands.recovery import recover_all
 from baton.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED
 from baton.cli.live import make_view
 from baton.cli.render import plan_tree, result_view
@@ -106,6 +107,8 @@ async def _plan_then_execute(
 async def _execute(
     baton: Baton, plan: Plan, source: PlanSource, state: CliState, progress: _Progress
 ) -> ExecutionResult:
+    # Executions a dead process left running are taken up first (crash recovery).
+    await recover_all(baton, state)
     record = await baton.orchestrator.create(plan, request=source.request)
     progress.execution_id = record.id
     # On stderr, before the live view, so another terminal can `baton cancel` it right away.

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import anyio
 import sqlalchemy as sa
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from baton.errors import ConfigError
+from baton.store.sql.errors import Target, translate
 
 T = TypeVar("T")
 
@@ -36,8 +38,19 @@ class Database(Protocol):
         """``sqlite`` or ``postgresql``."""
         ...
 
+    @property
+    def label(self) -> str:
+        """The database as messages name it, e.g. ``the database file /data/baton.db``."""
+        ...
+
     async def transaction(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` in one transaction (committed when it returns, rolled back if it raises)."""
+        """Run `work` in one transaction (committed when it returns, rolled back if it raises).
+
+        Raises:
+            ConfigError: the database cannot be used as configured (corrupt, wrong password...).
+            StoreError: it failed under the work (disk full, locked, server gone); nothing of
+                this transaction was written.
+        """
         ...
 
     async def dispose(self) -> None:
@@ -54,12 +67,17 @@ class ThreadedSqliteDatabase:
     avoids "database is locked" retries within this process.
     """
 
-    def __init__(self, url: URL) -> None:
+    def __init__(self, url: URL, *, busy_timeout_s: float = 30.0) -> None:
         self._engine = sa.create_engine(
             url.set(drivername="sqlite"),
-            # The connection moves between worker threads, never used by two at once.
-            connect_args={"check_same_thread": False},
+            connect_args={
+                # The connection moves between worker threads, never used by two at once.
+                "check_same_thread": False,
+                # How long a statement waits for another connection's lock (busy_timeout).
+                "timeout": busy_timeout_s,
+            },
         )
+        self._target = Target.of(url, busy_timeout_s=busy_timeout_s)
         event.listen(self._engine, "connect", sqlite_pragmas)
         self._limiter = anyio.CapacityLimiter(1)
         self._conn: Connection | None = None
@@ -70,13 +88,21 @@ class ThreadedSqliteDatabase:
         return "sqlite"
 
     @property
+    def label(self) -> str:
+        """``the database file PATH``."""
+        return self._target.label
+
+    @property
     def engine(self) -> sa.Engine:
         """The underlying sync engine (for migrations and tests)."""
         return self._engine
 
     async def transaction(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in a transaction on the worker thread."""
-        return await anyio.to_thread.run_sync(self._run, work, limiter=self._limiter)
+        try:
+            return await anyio.to_thread.run_sync(self._run, work, limiter=self._limiter)
+        except Exception as exc:
+            _reraise(exc, self._target)
 
     def _run(self, work: Callable[[Connection], T]) -> T:
         if self._conn is None or self._conn.invalidated or self._conn.closed:
@@ -100,11 +126,17 @@ class AsyncEngineDatabase:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._target = Target.of(engine.url)
 
     @property
     def dialect(self) -> str:
         """The engine's dialect name."""
         return self._engine.dialect.name
+
+    @property
+    def label(self) -> str:
+        """``the PostgreSQL database NAME on HOST:PORT``."""
+        return self._target.label
 
     @property
     def engine(self) -> AsyncEngine:
@@ -113,8 +145,11 @@ class AsyncEngineDatabase:
 
     async def transaction(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in a transaction on the async driver."""
-        async with self._engine.begin() as conn:
-            return await conn.run_sync(work)
+        try:
+            async with self._engine.begin() as conn:
+                return await conn.run_sync(work)
+        except Exception as exc:
+            _reraise(exc, self._target)
 
     async def dispose(self) -> None:
         """Close pooled connections."""
@@ -126,11 +161,25 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def open_database(url: str) -> Database:
+def _reraise(exc: Exception, target: Target) -> NoReturn:
+    """Raise what `exc` means for a person when its cause is known, else `exc` itself."""
+    translated = translate(exc, target)
+    if translated is None:
+        raise exc
+    raise translated from exc
+
+
+def open_database(url: str, *, busy_timeout_s: float = 30.0) -> Database:
     """Build the `Database` for a URL: SQLite (default) or PostgreSQL.
 
+    Args:
+        url: A SQLAlchemy URL; ``postgresql://`` means the asyncpg driver.
+        busy_timeout_s: SQLite: how long a transaction waits for another program's lock
+            before failing with "locked".
+
     Raises:
-        ConfigError: the URL cannot be parsed or names an unsupported database.
+        ConfigError: the URL cannot be parsed, names an unsupported database, or a driver
+            that is not installed.
     """
     try:
         parsed = make_url(url)
@@ -141,11 +190,25 @@ def open_database(url: str) -> Database:
         ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return ThreadedSqliteDatabase(parsed)
+        return ThreadedSqliteDatabase(parsed, busy_timeout_s=busy_timeout_s)
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+asyncpg")
-        return AsyncEngineDatabase(create_async_engine(parsed, pool_pre_ping=True))
+        try:
+            engine = create_async_engine(parsed, pool_pre_ping=True)
+        except ImportError as exc:
+            raise ConfigError(
+                f"the PostgreSQL driver of BATON_DATABASE_URL ({parsed.drivername}) is not "
+                f"installed (no module {exc.name!r})",
+                hint="install it (pip install asyncpg), or use postgresql+psycopg:// with "
+                "psycopg installed",
+            ) from None
+        except (ArgumentError, InvalidRequestError) as exc:
+            raise ConfigError(
+                f"BATON_DATABASE_URL names {parsed.drivername}, which baton cannot use: {exc}",
+                hint="use postgresql:// (asyncpg) or postgresql+psycopg://",
+            ) from None
+        return AsyncEngineDatabase(engine)
     raise ConfigError(
         f"unsupported database {backend!r} in BATON_DATABASE_URL",
         hint="baton supports SQLite (default) and PostgreSQL",
@@ -156,11 +219,11 @@ def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     """Set WAL with ``synchronous=NORMAL`` on a new connection.
 
     A commit then survives a crash of the process, and readers (the CLI, the dashboard)
-    never block the writer.
+    never block the writer. The busy timeout is the driver's ``timeout`` (set on connect,
+    so it covers these pragmas too).
     """
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
