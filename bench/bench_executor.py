@@ -1,14 +1,20 @@
-"""Executor benchmark: W1-W4 through the real executor, with the SQLite store and in memory.
+"""Executor benchmark: W1-W4 through the real executor, on SQLite, in memory, or PostgreSQL.
 
-Each workload runs in a fresh subprocess so that peak RSS is its own. Usage:
+Each workload runs in a fresh subprocess so that peak RSS is its own. With ``postgres`` in
+``--stores``, a local server is started once for the run (installed first if missing, see
+``tests/support/postgres.py``: 127.0.0.1, fsync and synchronous_commit on), each workload gets
+an empty database of its own, and the server is stopped and removed at the end. Usage:
 
-    .venv/bin/python bench/bench_executor.py            # all workloads, both stores
+    .venv/bin/python bench/bench_executor.py            # all workloads, SQLite and memory
+    .venv/bin/python bench/bench_executor.py --stores sqlite,memory,postgres
     .venv/bin/python bench/bench_executor.py --json     # machine-readable
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -17,11 +23,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))  # for support.postgres
 
 from baton.agents import AgentRegistry
 from baton.core.executor import Executor, ExecutorOptions
@@ -29,27 +37,59 @@ from baton.core.graph import Dag
 from baton.core.orchestrator import Orchestrator
 from baton.core.run_state import ConcurrencyLimits
 from baton.store import ExecutionStore, MemoryExecutionStore
+from support.postgres import PostgresServer, fresh_database, running_postgres
 from workloads import BENCH_AGENTS, WORKLOADS
 
+STORES = ("sqlite", "memory", "postgres")
 
-async def _measure(name: str, backend: str, repeat: int) -> dict[str, object]:
+
+@contextlib.asynccontextmanager
+async def _database_url(backend: str, pg_server: str | None) -> AsyncIterator[str]:
+    """An empty database for one workload: a SQLite file, or a new one on the PG server."""
+    if backend == "sqlite":
+        from baton.store.sql.database import sqlite_url
+
+        with tempfile.TemporaryDirectory() as tmp:
+            yield sqlite_url(Path(tmp) / "bench.db")
+        return
+    if pg_server is None:
+        raise SystemExit("the postgres store needs --pg-server (the parent process passes it)")
+    fields = json.loads(pg_server)
+    server = PostgresServer(
+        **{**fields, "root": Path(fields["root"]), "bindir": Path(fields["bindir"])}
+    )
+    async with fresh_database(server) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def _open_store(backend: str, pg_server: str | None) -> AsyncIterator[ExecutionStore]:
+    if backend == "memory":
+        yield MemoryExecutionStore()
+        return
+    from baton.store.sql.database import open_database
+    from baton.store.sql.execution_store import SqlExecutionStore
+    from baton.store.sql.schema import create_schema
+
+    async with _database_url(backend, pg_server) as url:
+        db = open_database(url)
+        store = SqlExecutionStore(db)
+        try:
+            await create_schema(db)
+            yield store
+        finally:
+            await store.close()
+
+
+async def _measure(
+    name: str, backend: str, repeat: int, pg_server: str | None = None
+) -> dict[str, object]:
     plan, durations = WORKLOADS[name]()
     registry = AgentRegistry()
     registry.register_all(BENCH_AGENTS, source="bench")
     _, critical = Dag.of(plan).critical_path(durations.__getitem__)
     best = float("inf")
-    with tempfile.TemporaryDirectory() as tmp:
-        store: ExecutionStore
-        if backend == "sqlite":
-            from baton.store.sql.database import open_database, sqlite_url
-            from baton.store.sql.execution_store import SqlExecutionStore
-            from baton.store.sql.schema import create_schema
-
-            db = open_database(sqlite_url(Path(tmp) / "bench.db"))
-            await create_schema(db)
-            store = SqlExecutionStore(db)
-        else:
-            store = MemoryExecutionStore()
+    async with _open_store(backend, pg_server) as store:
         # The engine's default limits (32 steps at once), as a user gets them.
         executor = Executor(registry, store, options=ExecutorOptions(limits=ConcurrencyLimits()))
         orchestrator = Orchestrator(registry, store, executor)
@@ -62,7 +102,6 @@ async def _measure(name: str, backend: str, repeat: int) -> dict[str, object]:
             events = await store.events(record.id)
             # Every transition was persisted: started + succeeded per step, start + finish.
             assert len(events) == 2 * len(plan.steps) + 2, len(events)
-        await store.close()
     n = len(plan.steps)
     out: dict[str, object] = {
         "workload": name,
@@ -79,31 +118,47 @@ async def _measure(name: str, backend: str, repeat: int) -> dict[str, object]:
     return out
 
 
-def _child(name: str, backend: str, repeat: int) -> None:
-    print(json.dumps(anyio.run(_measure, name, backend, repeat)))
+def _child(name: str, backend: str, repeat: int, pg_server: str | None) -> None:
+    print(json.dumps(anyio.run(_measure, name, backend, repeat, pg_server)))
+
+
+@contextlib.contextmanager
+def _postgres_if(needed: bool) -> Iterator[str | None]:
+    """The local PostgreSQL server as JSON for the children, when a store needs it."""
+    if not needed:
+        yield None
+        return
+    with running_postgres() as server:
+        yield json.dumps(dataclasses.asdict(server), default=str)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--one", nargs=2, metavar=("WORKLOAD", "STORE"))
     parser.add_argument("--workloads", default="W1,W2,W3,W4")
-    parser.add_argument("--stores", default="sqlite,memory")
+    parser.add_argument("--stores", default="sqlite,memory", help=f"any of {','.join(STORES)}")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--pg-server", help=argparse.SUPPRESS)  # parent -> child
     args = parser.parse_args()
     if args.one:
-        _child(args.one[0], args.one[1], args.repeat)
+        _child(args.one[0], args.one[1], args.repeat, args.pg_server)
         return
+    stores = args.stores.split(",")
+    if unknown := sorted(set(stores) - set(STORES)):
+        parser.error(f"unknown store(s) {', '.join(unknown)}; choose from {', '.join(STORES)}")
     rows = []
-    for backend in args.stores.split(","):
-        for name in args.workloads.split(","):
-            proc = subprocess.run(
-                [sys.executable, __file__, "--one", name, backend, "--repeat", str(args.repeat)],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            rows.append(json.loads(proc.stdout))
+    with _postgres_if("postgres" in stores) as pg_server:
+        for backend in stores:
+            for name in args.workloads.split(","):
+                cmd = [sys.executable, __file__, "--one", name, backend]
+                cmd += ["--repeat", str(args.repeat)]
+                if backend == "postgres" and pg_server is not None:
+                    cmd += ["--pg-server", pg_server]
+                proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
+                if proc.returncode != 0:
+                    sys.exit(f"{name} on {backend} failed:\n{proc.stderr}")
+                rows.append(json.loads(proc.stdout))
     if args.json:
         print(json.dumps(rows, indent=2))
         return
@@ -111,14 +166,14 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     print(f"best of {args.repeat} runs per workload; every transition persisted to the store\n")
-    header = f"{'workload':8} {'store':7} {'steps':>6} {'makespan s':>11} {'critical s':>11} "
+    header = f"{'workload':8} {'store':8} {'steps':>6} {'makespan s':>11} {'critical s':>11} "
     header += f"{'ratio':>7} {'ms/step':>8} {'peak RSS MB':>12}"
     print(header)
     for r in rows:
         ratio = r.get("makespan_over_critical")
         per = r.get("ms_per_step")
         print(
-            f"{r['workload']:8} {r['store']:7} {r['steps']:>6} {r['makespan_s']:>11.4f} "
+            f"{r['workload']:8} {r['store']:8} {r['steps']:>6} {r['makespan_s']:>11.4f} "
             f"{r['critical_path_s']:>11.4f} {ratio if ratio is not None else '-':>7} "
             f"{per if per is not None else '-':>8} {r['peak_rss_mb']:>12}"
         )

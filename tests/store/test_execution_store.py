@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from baton.errors import NotFoundError
+from baton.errors import NotFoundError, UsageError
 from baton.events import (
     ExecutionFinished,
     ExecutionStarted,
@@ -239,3 +239,37 @@ async def test_orphans_are_running_executions_without_a_live_lease(store: Execut
     await store.acquire_lease("expired", "someone", ttl_s=-1)
     orphans = {e.id for e in await store.orphaned_executions()}
     assert orphans == {"expired", "free"}
+
+
+async def test_compaction_folds_the_log_and_keeps_the_rows(store: ExecutionStore) -> None:
+    await store.create_execution(execution(), steps())
+    await store.append(
+        [
+            ExecutionStarted(execution_id="ex1"),
+            StepStarted(execution_id="ex1", step_id="a", agent="echo"),
+            StepSucceeded(execution_id="ex1", step_id="a", output={"x": 1}, duration_s=0.5),
+            StepSkipped(execution_id="ex1", step_id="b", reason="not needed"),
+        ]
+    )
+    with pytest.raises(UsageError, match="only a finished execution"):
+        await store.compact("ex1")
+    await store.append([ExecutionFinished(execution_id="ex1", status=ExecutionStatus.FAILED)])
+    before = (await store.get_execution("ex1"), await store.get_steps("ex1"))
+
+    checkpoint = await store.compact("ex1")
+
+    assert (checkpoint.event_count, checkpoint.last_seq) == (5, 5)
+    assert checkpoint.snapshot["status"] == "failed"
+    assert checkpoint.snapshot["steps"]["a"]["status"] == "succeeded"
+    assert checkpoint.snapshot["event_kinds"]["step_started"] == 1
+    assert await store.events("ex1") == []
+    assert (await store.get_execution("ex1"), await store.get_steps("ex1")) == before
+    assert await store.checkpoint("ex1") == checkpoint
+    assert await store.compact("ex1") == checkpoint  # idempotent
+
+
+async def test_no_checkpoint_before_compaction(store: ExecutionStore) -> None:
+    await store.create_execution(execution(), steps())
+    assert await store.checkpoint("ex1") is None
+    with pytest.raises(NotFoundError):
+        await store.checkpoint("nope")

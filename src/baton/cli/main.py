@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from baton.cli.commands import agents, executions
+from baton.cli.commands import agents, db, executions
 from baton.cli.commands.plan import plan
 from baton.cli.commands.recovery import recover, resolve, resume
 from baton.cli.commands.run import run
@@ -31,6 +31,7 @@ app.command()(resolve)
 app.command()(recover)
 app.add_typer(executions.app, name="executions")
 app.add_typer(agents.app, name="agents")
+app.add_typer(db.app, name="db")
 
 
 def _version() -> str:

@@ -9,7 +9,14 @@ from typing import Any
 
 from baton.errors import NotFoundError
 from baton.events import ExecutionStatus, RunEvent, StepEvent, StepStatus, utcnow
-from baton.store.records import AgentHistory, ExecutionRecord, StepRecord, StoredEvent
+from baton.store.compaction import check_compactable, snapshot
+from baton.store.records import (
+    AgentHistory,
+    Checkpoint,
+    ExecutionRecord,
+    StepRecord,
+    StoredEvent,
+)
 from baton.store.transitions import execution_update, step_update
 
 
@@ -22,6 +29,7 @@ class MemoryExecutionStore:
         # several times cheaper than dataclasses.replace on the executor's hot path.
         self._steps: dict[str, dict[str, dict[str, Any]]] = {}
         self._events: dict[str, list[tuple[int, RunEvent]]] = {}
+        self._checkpoints: dict[str, Checkpoint] = {}
 
     async def create_execution(
         self, execution: ExecutionRecord, steps: Sequence[StepRecord]
@@ -53,7 +61,7 @@ class MemoryExecutionStore:
                     ex = self._executions[e.execution_id]
                     self._executions[e.execution_id] = dataclasses.replace(ex, **cols)
             log = self._events[e.execution_id]
-            log.append((len(log) + 1, e))
+            log.append((log[-1][0] + 1 if log else 1, e))
 
     async def get_execution(self, execution_id: str) -> ExecutionRecord:
         """The execution, or `NotFoundError`."""
@@ -148,6 +156,30 @@ class MemoryExecutionStore:
             and (e.lease_expires_at is None or e.lease_expires_at <= now)
         ]
         return sorted(found, key=lambda e: (e.created_at, e.id))
+
+    async def compact(self, execution_id: str) -> Checkpoint:
+        """Fold the log of a finished execution into a checkpoint."""
+        execution = await self.get_execution(execution_id)
+        existing = self._checkpoints.get(execution_id)
+        if existing is not None:
+            return existing
+        check_compactable(execution)
+        events = await self.events(execution_id)
+        checkpoint = Checkpoint(
+            execution_id=execution_id,
+            created_at=utcnow(),
+            event_count=len(events),
+            last_seq=events[-1].seq if events else 0,
+            snapshot=snapshot(execution, await self.get_steps(execution_id), events),
+        )
+        self._checkpoints[execution_id] = checkpoint
+        self._events[execution_id] = []
+        return checkpoint
+
+    async def checkpoint(self, execution_id: str) -> Checkpoint | None:
+        """The checkpoint, if compacted."""
+        await self.get_execution(execution_id)
+        return self._checkpoints.get(execution_id)
 
     async def request_cancel(self, execution_id: str) -> ExecutionRecord:
         """Flag for cancellation."""

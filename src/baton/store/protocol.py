@@ -9,7 +9,13 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from baton.events import ExecutionStatus, RunEvent
-from baton.store.records import AgentHistory, ExecutionRecord, StepRecord, StoredEvent
+from baton.store.records import (
+    AgentHistory,
+    Checkpoint,
+    ExecutionRecord,
+    StepRecord,
+    StoredEvent,
+)
 
 
 class ExecutionStore(Protocol):
@@ -73,6 +79,22 @@ class ExecutionStore(Protocol):
 
     async def orphaned_executions(self) -> list[ExecutionRecord]:
         """Executions left running (or resumable) whose lease is free or expired, oldest first."""
+        ...
+
+    async def compact(self, execution_id: str) -> Checkpoint:
+        """Fold a finished execution's event log into a snapshot and delete the events.
+
+        Rows of the execution and its steps are untouched, so what `baton executions show`
+        returns does not change. Compacting twice returns the first checkpoint.
+
+        Raises:
+            NotFoundError: no such execution.
+            UsageError: it has not finished.
+        """
+        ...
+
+    async def checkpoint(self, execution_id: str) -> Checkpoint | None:
+        """The execution's checkpoint, if its log was compacted."""
         ...
 
     async def request_cancel(self, execution_id: str) -> ExecutionRecord:

@@ -84,6 +84,23 @@ class AgentHistory:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Checkpoint:
+    """A finished execution's event log, folded into one snapshot by compaction."""
+
+    execution_id: str
+    """The execution."""
+    created_at: datetime
+    """When the log was compacted."""
+    event_count: int
+    """How many events were folded in."""
+    last_seq: int
+    """Position of the last event folded in (new events would follow it)."""
+    snapshot: dict[str, Any]
+    """Final state: execution status and error, per-step status, attempts and duration,
+    and how many events of each kind there were."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StoredEvent:
     """An event as kept in the event log, with its position."""
 

@@ -11,14 +11,38 @@ from datetime import timedelta
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Update, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    Update,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from baton.errors import NotFoundError, StoreError
 from baton.events import EVENT_ADAPTER, ExecutionStatus, RunEvent, StepStatus, utcnow
-from baton.store.records import AgentHistory, ExecutionRecord, StepRecord, StoredEvent
+from baton.store.compaction import check_compactable, snapshot
+from baton.store.records import (
+    AgentHistory,
+    Checkpoint,
+    ExecutionRecord,
+    StepRecord,
+    StoredEvent,
+)
 from baton.store.sql.database import Database
-from baton.store.sql.tables import execution_events, execution_steps, executions
+from baton.store.sql.tables import (
+    execution_checkpoints,
+    execution_events,
+    execution_steps,
+    executions,
+)
 from baton.store.transitions import merge_updates
 
 
@@ -238,6 +262,67 @@ class SqlExecutionStore:
         rows = await self._db.transaction(lambda conn: conn.execute(query).all())
         return [_execution_record(r) for r in rows]
 
+    async def compact(self, execution_id: str) -> Checkpoint:
+        """Fold the log of a finished execution into a checkpoint, in one transaction."""
+
+        def work(conn: Connection) -> Checkpoint:
+            existing = _load_checkpoint(conn, execution_id)
+            if existing is not None:
+                return existing
+            row = conn.execute(select(executions).where(executions.c.id == execution_id)).first()
+            if row is None:
+                raise _not_found(execution_id)
+            execution = _execution_record(row)
+            check_compactable(execution)
+            steps = [
+                _step_record(r)
+                for r in conn.execute(
+                    select(execution_steps)
+                    .where(execution_steps.c.execution_id == execution_id)
+                    .order_by(execution_steps.c.position)
+                )
+            ]
+            events = [
+                StoredEvent(seq=r.seq, event=EVENT_ADAPTER.validate_json(r.data))
+                for r in conn.execute(
+                    select(execution_events.c.seq, execution_events.c.data)
+                    .where(execution_events.c.execution_id == execution_id)
+                    .order_by(execution_events.c.seq)
+                )
+            ]
+            checkpoint = Checkpoint(
+                execution_id=execution_id,
+                created_at=utcnow(),
+                event_count=len(events),
+                last_seq=events[-1].seq if events else 0,
+                snapshot=snapshot(execution, steps, events),
+            )
+            conn.execute(
+                insert(execution_checkpoints).values(
+                    execution_id=execution_id,
+                    created_at=checkpoint.created_at,
+                    event_count=checkpoint.event_count,
+                    last_seq=checkpoint.last_seq,
+                    snapshot=checkpoint.snapshot,
+                )
+            )
+            conn.execute(
+                delete(execution_events).where(execution_events.c.execution_id == execution_id)
+            )
+            return checkpoint
+
+        return await self._db.transaction(work)
+
+    async def checkpoint(self, execution_id: str) -> Checkpoint | None:
+        """The checkpoint, if compacted."""
+
+        def work(conn: Connection) -> Checkpoint | None:
+            if not _exists(conn, execution_id):
+                raise _not_found(execution_id)
+            return _load_checkpoint(conn, execution_id)
+
+        return await self._db.transaction(work)
+
     async def request_cancel(self, execution_id: str) -> ExecutionRecord:
         """Flag for cancellation."""
 
@@ -269,7 +354,26 @@ def _not_found(execution_id: str) -> NotFoundError:
 def _max_seq(conn: Connection, execution_id: str) -> int:
     c = execution_events.c
     query = select(func.coalesce(func.max(c.seq), 0)).where(c.execution_id == execution_id)
-    return int(conn.execute(query).scalar_one())
+    last = int(conn.execute(query).scalar_one())
+    if last == 0:  # a compacted log goes on after its checkpoint
+        cp = execution_checkpoints.c
+        found = conn.execute(select(cp.last_seq).where(cp.execution_id == execution_id)).first()
+        last = int(found[0]) if found else 0
+    return last
+
+
+def _load_checkpoint(conn: Connection, execution_id: str) -> Checkpoint | None:
+    cp = execution_checkpoints.c
+    row = conn.execute(select(execution_checkpoints).where(cp.execution_id == execution_id)).first()
+    if row is None:
+        return None
+    return Checkpoint(
+        execution_id=row.execution_id,
+        created_at=row.created_at,
+        event_count=row.event_count,
+        last_seq=row.last_seq,
+        snapshot=row.snapshot,
+    )
 
 
 def _exists(conn: Connection, execution_id: str) -> bool:

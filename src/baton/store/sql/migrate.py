@@ -100,14 +100,19 @@ async def schema_state(db: Database) -> SchemaState:
     return await db.transaction(lambda conn: _read_state(conn, script))
 
 
-async def check_schema(db: Database) -> None:
+async def check_schema(db: Database, state: SchemaState | None = None) -> None:
     """Refuse a database this baton cannot use as it is.
+
+    Args:
+        db: The database.
+        state: Its state, when just read; read here otherwise.
 
     Raises:
         ConfigError: the schema is outdated (run ``baton db upgrade``), newer than this
             baton, missing, or present without a revision.
     """
-    state = await schema_state(db)
+    if state is None:
+        state = await schema_state(db)
     problem = _problem(state, db.label, upgrading=False)
     if problem is not None:
         raise problem
@@ -159,9 +164,7 @@ def _read_state(conn: Connection, script: ScriptDirectory) -> SchemaState:
     pending: tuple[str, ...] = ()
     if known and current != head:
         lower = heads[0] if heads else "base"
-        pending = tuple(
-            reversed([rev.revision for rev in script.iterate_revisions(head, lower)])
-        )
+        pending = tuple(reversed([rev.revision for rev in script.iterate_revisions(head, lower)]))
     ours = set(target_metadata().tables) & set(sa.inspect(conn).get_table_names())
     return SchemaState(
         current=current,

@@ -19,4 +19,4 @@ async def create_schema(db: Database) -> None:
     if state.empty:
         await migrate.upgrade(db)  # re-checks under the write lock: a racing start is fine
     else:
-        await migrate.check_schema(db)
+        await migrate.check_schema(db, state)
