@@ -1,7 +1,8 @@
 """The error boundary: every exception of every command ends here as a short message.
 
-Exit codes: 2 for a caller's mistake (`UsageError`, and Typer's own usage errors), 1 for a
-failure at run time or an internal error, 130 for an interrupt. Tracebacks only with ``--debug``.
+Exit codes: 2 for a caller's mistake (`UsageError`, and Typer's own usage errors) or a
+database that needs attention (`StoreError`: disk full, locked, server down), 1 for a failure
+at run time or an internal error, 130 for an interrupt. Tracebacks only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from baton.cli.render import clip
-from baton.errors import BatonError, PlanningError, UsageError
+from baton.errors import BatonError, PlanningError, StoreError, UsageError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -74,7 +75,8 @@ def report(exc: Exception, *, debug: bool = False) -> int:
             err.print(Text("run with --debug for the traceback", style="dim"))
         return EXIT_FAILED
     err.print(error_text(exc), soft_wrap=True)
-    return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILED
+    # A store failure is fixed by a person (free disk, start the server), like bad settings.
+    return EXIT_USAGE if isinstance(exc, UsageError | StoreError) else EXIT_FAILED
 
 
 def error_text(exc: BatonError) -> Text:
