@@ -37,7 +37,11 @@ from baton.core.graph import Dag
 from baton.core.orchestrator import Orchestrator
 from baton.core.run_state import ConcurrencyLimits
 from baton.store import ExecutionStore, MemoryExecutionStore
-from support.postgres import PostgresServer, fresh_database, running_postgres
+from support.postgres import (  # pyright: ignore[reportMissingImports]  # on sys.path above
+    PostgresServer,
+    fresh_database,
+    running_postgres,
+)
 from workloads import BENCH_AGENTS, WORKLOADS
 
 STORES = ("sqlite", "memory", "postgres")

@@ -133,9 +133,7 @@ class Baton:
             return await self.orchestrator.run(plan, request=plan_or_request, on_event=on_event)
         return await self.orchestrator.run(plan_or_request, on_event=on_event)
 
-    async def recover(
-        self, *, on_event: EventCallback | None = None
-    ) -> list[ExecutionResult]:
+    async def recover(self, *, on_event: EventCallback | None = None) -> list[ExecutionResult]:
         """Take up every execution left running by a process that died, and run it on.
 
         Steps whose completion was committed are not run again; a step that was running is

@@ -70,7 +70,9 @@ async def crashed_execution(registry: AgentRegistry, store: MemoryExecutionStore
     `once` running, the rest pending, and a lease that has expired."""
     o = orchestrator(registry, store)
     record = await o.create(PLAN)
-    await store.acquire_lease(record.id, "elsewhere:1:dead", ttl_s=-1)
+    # The lease is left to a process elsewhere that stopped renewing it.
+    owner = o.executor.options.owner
+    await store.acquire_lease(record.id, "elsewhere:1:dead", ttl_s=-1, take_from=owner)
     await store.append(
         [
             ExecutionStarted(execution_id=record.id, step_count=5),
@@ -163,7 +165,8 @@ async def test_a_live_lease_keeps_others_out(registry: AgentRegistry) -> None:
     store = MemoryExecutionStore()
     o = orchestrator(registry, store)
     record = await o.create(PLAN)
-    await store.acquire_lease(record.id, "someone-alive", ttl_s=60)
+    owner = o.executor.options.owner
+    await store.acquire_lease(record.id, "someone-alive", ttl_s=60, take_from=owner)
     with pytest.raises(LeaseHeldError, match="being run by another process"):
         await o.execute(record.id)
     assert CALLS == []
@@ -183,7 +186,8 @@ async def test_a_dead_holder_on_this_host_is_taken_over_at_once(registry: AgentR
     o = orchestrator(registry, store)
     record = await o.create(PLAN)
     await store.append([ExecutionStarted(execution_id=record.id)])
-    await store.acquire_lease(record.id, dead_owner, ttl_s=3600)
+    owner = o.executor.options.owner
+    await store.acquire_lease(record.id, dead_owner, ttl_s=3600, take_from=owner)
     found = await o.recoverable()
     assert [(r.id, owner) for r, owner in found] == [(record.id, dead_owner)]
     result = await o.execute(record.id, take_over_from=dead_owner)

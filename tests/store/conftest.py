@@ -19,7 +19,7 @@ import pytest
 from baton.store.sql.database import Database, open_database, sqlite_url
 from baton.store.sql.schema import create_schema
 
-sys.path.insert(0, str(Path(__file__).parents[1]))  # for `support`; pytest runs importlib mode
+sys.path.insert(0, str(Path(__file__).parents[1]))  # for `support`: pytest runs importlib mode
 from support.postgres import (
     PostgresServer,
     PostgresUnavailable,
@@ -39,6 +39,8 @@ _UNAVAILABLE = pytest.StashKey[PostgresUnavailable]()
 @pytest.hookimpl(trylast=True)  # after `-m`/`-k` deselection
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # apt-get can take minutes on a fresh machine: longer than one test's timeout.
+    if config.option.collectonly:
+        return
     if any(item.get_closest_marker("postgres") for item in items):
         try:
             config.stash[_BINDIR] = ensure_installed()

@@ -230,15 +230,19 @@ async def test_lease_of_unknown_execution_is_not_found(store: ExecutionStore) ->
         await store.acquire_lease("nope", "me", ttl_s=30)
 
 
-async def test_orphans_are_running_executions_without_a_live_lease(store: ExecutionStore) -> None:
-    for ex_id in ("held", "expired", "free", "done"):
+async def test_orphans_are_unfinished_executions_without_a_live_lease(
+    store: ExecutionStore,
+) -> None:
+    for ex_id in ("held", "expired", "free", "done", "never_started"):
         await store.create_execution(execution(ex_id), steps(ex_id))
-        await store.append([ExecutionStarted(execution_id=ex_id)])
+        if ex_id != "never_started":
+            await store.append([ExecutionStarted(execution_id=ex_id)])
     await store.append([ExecutionFinished(execution_id="done", status=ExecutionStatus.SUCCEEDED)])
     await store.acquire_lease("held", "someone", ttl_s=60)
     await store.acquire_lease("expired", "someone", ttl_s=-1)
+    await store.acquire_lease("never_started", "someone", ttl_s=-1)
     orphans = {e.id for e in await store.orphaned_executions()}
-    assert orphans == {"expired", "free"}
+    assert orphans == {"expired", "free", "never_started"}
 
 
 async def test_compaction_folds_the_log_and_keeps_the_rows(store: ExecutionStore) -> None:

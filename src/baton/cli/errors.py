@@ -59,6 +59,7 @@ def _stderr() -> Console:
 
 def report(exc: Exception, *, debug: bool = False) -> int:
     """Print `exc` for people on stderr and return the exit code it maps to."""
+    exc = _sole_error(exc)
     err = _stderr()
     if debug:
         sys.stderr.write("".join(traceback.format_exception(exc)))
@@ -77,6 +78,13 @@ def report(exc: Exception, *, debug: bool = False) -> int:
     err.print(error_text(exc), soft_wrap=True)
     # A store failure is fixed by a person (free disk, start the server), like bad settings.
     return EXIT_USAGE if isinstance(exc, UsageError | StoreError) else EXIT_FAILED
+
+
+def _sole_error(exc: Exception) -> Exception:
+    """The one error inside (nested) exception groups, as a failed task group raises it."""
+    while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def error_text(exc: BatonError) -> Text:

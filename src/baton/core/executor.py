@@ -526,7 +526,10 @@ class _Run:
     async def _commit(self, events: list[RunEvent]) -> None:
         if not events:
             return
-        await self.ex.store.append(events)
+        # Shielded: the state machine has already moved on these events, so they must reach
+        # the store even when a cancellation arrives now; it is delivered right after.
+        with anyio.CancelScope(shield=True):
+            await self.ex.store.append(events)
         if self.on_event is not None:
             for e in events:
                 self.on_event(e)

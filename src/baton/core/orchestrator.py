@@ -8,6 +8,7 @@ executions all go the same way.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -53,13 +54,19 @@ class Orchestrator:
             PlanValidationError: the plan is wrong; nothing is stored.
         """
         validate_plan(plan, self.registry)
+        now = utcnow()
+        options = self.executor.options
         record = ExecutionRecord(
             id=new_execution_id(),
             name=plan.name or (request or "")[:80],
             request=request if request is not None else plan.request,
             plan=plan.model_dump(mode="json"),
             status=ExecutionStatus.PENDING,
-            created_at=utcnow(),
+            created_at=now,
+            # Held from birth: if this process dies before running it, the expired (or dead)
+            # lease lets another process take it up instead of leaving it pending forever.
+            lease_owner=options.owner,
+            lease_expires_at=now + timedelta(seconds=options.lease_ttl_s),
         )
         steps = [
             StepRecord(execution_id=record.id, step_id=s.id, agent=s.agent, position=i)
@@ -124,10 +131,11 @@ class Orchestrator:
             (r, None) for r in await self.store.orphaned_executions()
         ]
         seen = {r.id for r, _ in found}
-        for record in await self.store.list_executions(status=ExecutionStatus.RUNNING, limit=1000):
-            owner = record.lease_owner
-            if record.id not in seen and owner is not None and owner_is_dead_here(owner):
-                found.append((record, owner))
+        for status in (ExecutionStatus.RUNNING, ExecutionStatus.PENDING):
+            for record in await self.store.list_executions(status=status, limit=1000):
+                owner = record.lease_owner
+                if record.id not in seen and owner is not None and owner_is_dead_here(owner):
+                    found.append((record, owner))
         return found
 
     async def resolve(

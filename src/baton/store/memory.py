@@ -152,7 +152,7 @@ class MemoryExecutionStore:
         found = [
             e
             for e in self._executions.values()
-            if e.status is ExecutionStatus.RUNNING
+            if e.status in (ExecutionStatus.RUNNING, ExecutionStatus.PENDING)
             and (e.lease_expires_at is None or e.lease_expires_at <= now)
         ]
         return sorted(found, key=lambda e: (e.created_at, e.id))

@@ -78,7 +78,7 @@ class ExecutionStore(Protocol):
         ...
 
     async def orphaned_executions(self) -> list[ExecutionRecord]:
-        """Executions left running (or resumable) whose lease is free or expired, oldest first."""
+        """Executions left running or pending whose lease is free or expired, oldest first."""
         ...
 
     async def compact(self, execution_id: str) -> Checkpoint:

@@ -35,9 +35,13 @@ def _record(table: str, key: str, step: str, *, dedupe: bool) -> None:
 
 
 async def _work(ctx: AgentContext, *, dedupe: bool) -> str:
-    await anyio.to_thread.run_sync(lambda: _record("invocations", ctx.idempotency_key, ctx.step_id, dedupe=False))
+    await anyio.to_thread.run_sync(
+        lambda: _record("invocations", ctx.idempotency_key, ctx.step_id, dedupe=False)
+    )
     await anyio.sleep(random.uniform(0.01, 0.06))
-    await anyio.to_thread.run_sync(lambda: _record("effects", ctx.idempotency_key, ctx.step_id, dedupe=dedupe))
+    await anyio.to_thread.run_sync(
+        lambda: _record("effects", ctx.idempotency_key, ctx.step_id, dedupe=dedupe)
+    )
     await anyio.sleep(random.uniform(0.0, 0.02))
     return ctx.step_id
 

@@ -9,19 +9,23 @@ runs each in its own transaction:
   transaction. aiosqlite hops threads once per *statement*; measured on the 2-core dev box, one
   `SELECT 1` through it costs 0.6 ms and a 3-statement transaction 1-2 ms, against 0.1-0.3 ms for
   the whole transaction here. That difference is most of a step's durable overhead.
+
+Driver failures with a known cause (a corrupt file, another program's lock, a full disk, a
+server that is down or refuses the password) leave `transaction` as the `ConfigError` or
+`StoreError` that `baton.store.sql.errors.translate` makes of them, so every store reports
+them the same way; anything else (constraint violations included) passes through as raised.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import sqlalchemy as sa
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from baton.errors import ConfigError
@@ -102,7 +106,9 @@ class ThreadedSqliteDatabase:
         try:
             return await anyio.to_thread.run_sync(self._run, work, limiter=self._limiter)
         except Exception as exc:
-            _reraise(exc, self._target)
+            if (known := translate(exc, self._target)) is None:
+                raise
+            raise known from exc
 
     def _run(self, work: Callable[[Connection], T]) -> T:
         if self._conn is None or self._conn.invalidated or self._conn.closed:
@@ -149,7 +155,9 @@ class AsyncEngineDatabase:
             async with self._engine.begin() as conn:
                 return await conn.run_sync(work)
         except Exception as exc:
-            _reraise(exc, self._target)
+            if (known := translate(exc, self._target)) is None:
+                raise
+            raise known from exc
 
     async def dispose(self) -> None:
         """Close pooled connections."""
@@ -159,14 +167,6 @@ class AsyncEngineDatabase:
 def sqlite_url(path: Path) -> str:
     """URL of a SQLite database file."""
     return f"sqlite:///{path}"
-
-
-def _reraise(exc: Exception, target: Target) -> NoReturn:
-    """Raise what `exc` means for a person when its cause is known, else `exc` itself."""
-    translated = translate(exc, target)
-    if translated is None:
-        raise exc
-    raise translated from exc
 
 
 def open_database(url: str, *, busy_timeout_s: float = 30.0) -> Database:
@@ -200,13 +200,7 @@ def open_database(url: str, *, busy_timeout_s: float = 30.0) -> Database:
             raise ConfigError(
                 f"the PostgreSQL driver of BATON_DATABASE_URL ({parsed.drivername}) is not "
                 f"installed (no module {exc.name!r})",
-                hint="install it (pip install asyncpg), or use postgresql+psycopg:// with "
-                "psycopg installed",
-            ) from None
-        except (ArgumentError, InvalidRequestError) as exc:
-            raise ConfigError(
-                f"BATON_DATABASE_URL names {parsed.drivername}, which baton cannot use: {exc}",
-                hint="use postgresql:// (asyncpg) or postgresql+psycopg://",
+                hint="install it (pip install asyncpg for postgresql://)",
             ) from None
         return AsyncEngineDatabase(engine)
     raise ConfigError(

@@ -135,8 +135,8 @@ def _sqlite(exc: sqlite3.Error, target: Target) -> BatonError | None:
         return StoreError(
             f"the disk holding {where} is full; the change being saved was rolled back "
             "(what was saved before it is intact)",
-            hint="free space on that disk, or move the database to a larger one with "
-            "BATON_DATA_DIR, then run the command again",
+            hint="free space on that disk (or move the database with BATON_DATA_DIR), then run "
+            "the command again; `baton resume ID` carries on an execution it stopped",
         )
     if code in (_SQLITE_CANTOPEN, _SQLITE_PERM, _SQLITE_READONLY):
         state = "is read-only" if code == _SQLITE_READONLY else "cannot be opened"
@@ -177,7 +177,8 @@ def _postgres(sqlstate: str, exc: BaseException, target: Target) -> BatonError |
         return StoreError(
             f"the disk of the PostgreSQL server at {server} is full; the change being saved "
             "was rolled back (what was saved before it is intact)",
-            hint="free space on the server's disk, then run the command again",
+            hint="free space on the server's disk, then run the command again; `baton resume "
+            "ID` carries on an execution it stopped",
         )
     if sqlstate.startswith(("08", "57P")) or sqlstate == "53300":
         return StoreError(

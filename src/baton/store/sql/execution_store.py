@@ -255,7 +255,7 @@ class SqlExecutionStore:
         c = executions.c
         query = (
             select(executions)
-            .where(c.status == ExecutionStatus.RUNNING.value)
+            .where(c.status.in_([ExecutionStatus.RUNNING.value, ExecutionStatus.PENDING.value]))
             .where(or_(c.lease_expires_at.is_(None), c.lease_expires_at <= utcnow()))
             .order_by(c.created_at, c.id)
         )

@@ -96,8 +96,8 @@ def target_metadata() -> MetaData:
 
 async def schema_state(db: Database) -> SchemaState:
     """Read the database's revision and compare it with this baton's migrations."""
-    script = _script()
-    return await db.transaction(lambda conn: _read_state(conn, script))
+    # Reading the scripts is file I/O: do it where the transaction's blocking work runs.
+    return await db.transaction(lambda conn: _read_state(conn, _script()))
 
 
 async def check_schema(db: Database, state: SchemaState | None = None) -> None:
@@ -124,12 +124,15 @@ async def upgrade(db: Database) -> Upgrade:
     Raises:
         ConfigError: the schema is newer than this baton, or has tables but no revision.
     """
-    script = _script()
     label = db.label
 
     def work(conn: Connection) -> Upgrade:
-        _lock(conn)
+        script = _script()
         state = _read_state(conn, script)
+        if state.up_to_date:  # no write lock needed: another program may hold it
+            return Upgrade(before=state.current, after=state.head)
+        _lock(conn)
+        state = _read_state(conn, script)  # again: another process may have just upgraded it
         problem = _problem(state, label, upgrading=True)
         if problem is not None:
             raise problem
