@@ -22,21 +22,20 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from workloads import BENCH_AGENTS  # noqa: E402
-
-from baton.agents import AgentRegistry  # noqa: E402
-from baton.core.executor import Executor, ExecutorOptions  # noqa: E402
-from baton.core.orchestrator import Orchestrator  # noqa: E402
-from baton.core.plan import Plan, Step  # noqa: E402
-from baton.events import (  # noqa: E402
+from baton.agents import AgentRegistry
+from baton.core.executor import Executor, ExecutorOptions
+from baton.core.orchestrator import Orchestrator
+from baton.core.plan import Plan, Step
+from baton.events import (
     ExecutionStarted,
     RunEvent,
     StepStarted,
     StepSucceeded,
 )
-from baton.store.sql.database import open_database, sqlite_url  # noqa: E402
-from baton.store.sql.execution_store import SqlExecutionStore  # noqa: E402
-from baton.store.sql.schema import create_schema  # noqa: E402
+from baton.store.sql.database import open_database, sqlite_url
+from baton.store.sql.execution_store import SqlExecutionStore
+from baton.store.sql.schema import create_schema
+from workloads import BENCH_AGENTS
 
 CHAINS, LENGTH = 100, 100
 
@@ -75,7 +74,9 @@ async def main() -> None:
         await store.acquire_lease(record.id, "dead-process", ttl_s=-1)
 
         # A fresh process: new registry stats, new executor, new owner.
-        resumed = Orchestrator(registry, store, Executor(registry, store, options=ExecutorOptions()))
+        resumed = Orchestrator(
+            registry, store, Executor(registry, store, options=ExecutorOptions())
+        )
         first_start: list[float] = []
         began = time.perf_counter()
 
@@ -88,7 +89,9 @@ async def main() -> None:
         assert result.ok
         ran = sum(1 for e in await store.events(record.id) if e.event.kind == "step_started")
         await store.close()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print("resume of a 10,000-step execution (5,000 steps done, 100 running) on SQLite:")
     print(f"  to the first step started again: {first_start[0]:.3f} s")
     print(f"  to the end (5,000 steps run):     {total:.3f} s")

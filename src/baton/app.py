@@ -8,6 +8,7 @@ async with Baton.open() as b:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -144,14 +145,13 @@ class Baton:
         results: list[ExecutionResult] = []
 
         async def one(execution_id: str, owner: str | None) -> None:
-            try:
+            # Another process may take it up first: then it is in good hands.
+            with contextlib.suppress(LeaseHeldError):
                 results.append(
                     await self.orchestrator.execute(
                         execution_id, on_event=on_event, take_over_from=owner
                     )
                 )
-            except LeaseHeldError:
-                pass  # another process took it up first: it is in good hands
 
         async with anyio.create_task_group() as tg:
             for record, owner in found:
@@ -212,7 +212,9 @@ async def _open_stores(
 
     if settings.database_url is None:
         settings.prepare_data_dir()
-    db = open_database(settings.resolved_database_url)
+    db = open_database(
+        settings.resolved_database_url, busy_timeout_s=settings.database_busy_timeout_s
+    )
     stack.push_async_callback(db.dispose)
     await create_schema(db)
     return SqlExecutionStore(db), SqlCalendarStore(db)

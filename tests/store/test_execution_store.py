@@ -11,8 +11,11 @@ from baton.events import (
     ExecutionFinished,
     ExecutionStarted,
     ExecutionStatus,
+    ExecutionWaiting,
     StepFailed,
+    StepInDoubt,
     StepLog,
+    StepReset,
     StepRetrying,
     StepSkipped,
     StepStarted,
@@ -241,8 +244,14 @@ async def test_orphans_are_unfinished_executions_without_a_live_lease(
     await store.acquire_lease("held", "someone", ttl_s=60)
     await store.acquire_lease("expired", "someone", ttl_s=-1)
     await store.acquire_lease("never_started", "someone", ttl_s=-1)
+    for ex_id, doubt in (("doubtful", True), ("decided", False)):
+        await store.create_execution(execution(ex_id), steps(ex_id))
+        await store.append([StepInDoubt(execution_id=ex_id, step_id="a")])
+        if not doubt:
+            await store.append([StepReset(execution_id=ex_id, step_id="a")])
+        await store.append([ExecutionWaiting(execution_id=ex_id, reason="x")])
     orphans = {e.id for e in await store.orphaned_executions()}
-    assert orphans == {"expired", "free", "never_started"}
+    assert orphans == {"expired", "free", "never_started", "decided"}
 
 
 async def test_compaction_folds_the_log_and_keeps_the_rows(store: ExecutionStore) -> None:

@@ -481,3 +481,20 @@ def _free_port() -> int:
 
 def _version_key(bindir: Path) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", bindir.parent.name)) or (0,)
+
+
+def create_database(server: PostgresServer) -> str:
+    """Create an empty database from sync code (its own event loop); return its URL."""
+    import anyio
+
+    name = f"t_{secrets.token_hex(6)}"
+    anyio.run(_admin, server, f'CREATE DATABASE "{name}"')
+    return server.url(name)
+
+
+def drop_database(server: PostgresServer, url: str) -> None:
+    """Drop a database made by `create_database`, whoever is still connected."""
+    import anyio
+
+    name = url.rsplit("/", 1)[-1]
+    anyio.run(_admin, server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

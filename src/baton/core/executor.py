@@ -24,12 +24,19 @@ from pydantic import ValidationError
 
 from baton.agents.protocol import Agent, AgentContext, LogLevel
 from baton.agents.registry import AgentRegistry
-from baton.core.plan import Plan, Step
 from baton.core.lease import Lease, new_owner_id
+from baton.core.plan import Plan, Step
 from baton.core.recovery import RecoveryPolicy, Retry, RetryThenFail
 from baton.core.references import resolve_inputs
 from baton.core.run_state import ConcurrencyLimits, RunState
-from baton.errors import AgentError, AgentInputError, BatonError, RunError, StepTimeoutError
+from baton.errors import (
+    AgentError,
+    AgentInputError,
+    BatonError,
+    RunError,
+    StepTimeoutError,
+    StoreError,
+)
 from baton.events import (
     ExecutionFinished,
     ExecutionStarted,
@@ -242,9 +249,11 @@ class _Run:
         self.cancel_requested = False
 
     def _known_statuses(self, previous: Mapping[str, StepRecord]) -> dict[str, StepStatus]:
-        """Statuses to resume from. A step that was running when its process died is run
-        again (with the same idempotency key) if its agent is idempotent; otherwise nobody
-        can know whether its effect happened, so it is put in doubt for a person to decide.
+        """Statuses to resume from.
+
+        A step that was running when its process died is run again (with the same
+        idempotency key) if its agent is idempotent; otherwise nobody can know whether its
+        effect happened, so it is put in doubt for a person to decide.
         """
         known: dict[str, StepStatus] = {}
         for sid, rec in previous.items():
@@ -292,8 +301,10 @@ class _Run:
                     tg.start_soon(self._watch, tg, lease)
                     await self._loop(tg)
                     tg.cancel_scope.cancel()
-        except BaseException:
-            if not lease.lost:
+        except BaseException as exc:
+            # A store that failed (disk full, database gone) cannot take the cancellation
+            # either: leave the execution as last committed, to be resumed once it is back.
+            if not lease.lost and not _is_store_failure(exc):
                 with anyio.CancelScope(shield=True):
                     await self._record_cancelled()
             raise
@@ -585,6 +596,14 @@ async def _receive(stream: MemoryObjectReceiveStream[_T]) -> _T:
         return stream.receive_nowait()
     except anyio.WouldBlock:
         return await stream.receive()
+
+
+def _is_store_failure(exc: BaseException) -> bool:
+    if isinstance(exc, StoreError):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_is_store_failure(e) for e in exc.exceptions)  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType, reportUnknownArgumentType]
+    return False
 
 
 def _describe(error: BaseException) -> str:

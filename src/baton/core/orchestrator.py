@@ -34,7 +34,6 @@ from baton.ids import new_execution_id
 from baton.store.protocol import ExecutionStore
 from baton.store.records import ExecutionRecord, StepRecord
 
-
 Decision = Literal["retry", "skip", "mark-done"]
 """What a person can decide about a step in doubt."""
 
@@ -93,9 +92,10 @@ class Orchestrator:
         on_event: EventCallback | None = None,
         take_over_from: str | None = None,
     ) -> ExecutionResult:
-        """Run a stored execution: a new one, or one to resume (cancelled, waiting on a
-        decision, or left running by a process that died). Steps whose completion was
-        committed are never run again.
+        """Run a stored execution, new or to be resumed.
+
+        To resume is to go on with one that was cancelled, waits on a decision, or was left
+        running by a process that died. Steps whose completion was committed never run again.
 
         Raises:
             NotFoundError: no such execution.

@@ -152,8 +152,7 @@ class MemoryExecutionStore:
         found = [
             e
             for e in self._executions.values()
-            if e.status in (ExecutionStatus.RUNNING, ExecutionStatus.PENDING)
-            and (e.lease_expires_at is None or e.lease_expires_at <= now)
+            if self._resumable(e) and (e.lease_expires_at is None or e.lease_expires_at <= now)
         ]
         return sorted(found, key=lambda e: (e.created_at, e.id))
 
@@ -180,6 +179,14 @@ class MemoryExecutionStore:
         """The checkpoint, if compacted."""
         await self.get_execution(execution_id)
         return self._checkpoints.get(execution_id)
+
+    def _resumable(self, execution: ExecutionRecord) -> bool:
+        if execution.status in (ExecutionStatus.RUNNING, ExecutionStatus.PENDING):
+            return True
+        # Waiting, but every doubt has been decided: ready to go on.
+        return execution.status is ExecutionStatus.WAITING and not any(
+            s["status"] is StepStatus.IN_DOUBT for s in self._steps[execution.id].values()
+        )
 
     async def request_cancel(self, execution_id: str) -> ExecutionRecord:
         """Flag for cancellation."""

@@ -61,11 +61,11 @@ class ExecutionStore(Protocol):
     async def acquire_lease(
         self, execution_id: str, owner: str, ttl_s: float, *, take_from: str | None = None
     ) -> bool:
-        """Take the execution's lease for `owner` if it is free, expired or already `owner`'s
-        (or held by `take_from`, a holder the caller knows to be dead).
+        """Take the execution's lease for `owner`.
 
-        Returns False when another owner holds an unexpired lease. Atomic: of two processes
-        asking at once, at most one gets it.
+        It is taken if free, expired, already `owner`'s, or held by `take_from` (a holder the
+        caller knows to be dead). Returns False when another owner holds an unexpired lease.
+        Atomic: of two processes asking at once, at most one gets it.
         """
         ...
 
@@ -78,7 +78,11 @@ class ExecutionStore(Protocol):
         ...
 
     async def orphaned_executions(self) -> list[ExecutionRecord]:
-        """Executions left running or pending whose lease is free or expired, oldest first."""
+        """Executions to take up, oldest first.
+
+        Those running, pending, or waiting with every doubt decided, whose lease is free or
+        expired.
+        """
         ...
 
     async def compact(self, execution_id: str) -> Checkpoint:

@@ -7,17 +7,19 @@ Each public method is one transaction of plain SQLAlchemy Core statements, run b
 from __future__ import annotations
 
 import functools
-from datetime import timedelta
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Row,
     Update,
+    and_,
     bindparam,
     case,
     delete,
+    exists,
     func,
     insert,
     or_,
@@ -255,7 +257,19 @@ class SqlExecutionStore:
         c = executions.c
         query = (
             select(executions)
-            .where(c.status.in_([ExecutionStatus.RUNNING.value, ExecutionStatus.PENDING.value]))
+            .where(
+                or_(
+                    c.status.in_([ExecutionStatus.RUNNING.value, ExecutionStatus.PENDING.value]),
+                    # Waiting, but every doubt has been decided: ready to go on.
+                    and_(
+                        c.status == ExecutionStatus.WAITING.value,
+                        ~exists().where(
+                            execution_steps.c.execution_id == c.id,
+                            execution_steps.c.status == StepStatus.IN_DOUBT.value,
+                        ),
+                    ),
+                )
+            )
             .where(or_(c.lease_expires_at.is_(None), c.lease_expires_at <= utcnow()))
             .order_by(c.created_at, c.id)
         )
