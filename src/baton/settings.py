@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     """SQLAlchemy URL; default SQLite at ``<data_dir>/baton.db`` (``BATON_DATABASE_URL``)."""
     database_busy_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     """SQLite: seconds to wait for another program's lock (``BATON_DATABASE_BUSY_TIMEOUT_S``)."""
+    event_retention_days: float | None = Field(default=None, ge=0)
+    """Event logs of executions finished longer ago are folded into snapshots by
+    ``baton db compact`` (``BATON_EVENT_RETENTION_DAYS``; unset keeps every log)."""
     workspace: Path = Field(default_factory=Path.cwd)
     """Folder the file-touching agents are confined to (``BATON_WORKSPACE``)."""
     plugins_dir: Path | None = None

@@ -30,6 +30,11 @@ async def fail(message: str = "boom") -> str:
     raise AgentError(message)
 
 
+@agent(name="t.send", description="Send a message (not idempotent).", idempotent=False)
+async def send(text: str) -> str:
+    return "sent " + text
+
+
 @agent(name="t.sleep", description="Write a marker file in the workspace, then sleep.")
 async def sleep(ctx: AgentContext, seconds: float, marker: str = "") -> str:
     if marker:

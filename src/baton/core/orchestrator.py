@@ -237,6 +237,8 @@ class Orchestrator:
                 )
             )
             await self.store.append(events)
+            if record.lease_owner is not None:  # nobody is to run it now
+                await self.store.release_lease(execution_id, record.lease_owner)
             return await self.store.get_execution(execution_id)
         return await self.store.request_cancel(execution_id)
 

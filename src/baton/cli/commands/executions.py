@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -11,8 +12,9 @@ from baton.app import Baton
 from baton.cli.serialize import emit_json, event_json, execution_json, step_json
 from baton.cli.session import state_of
 from baton.cli.tables import events_table, execution_view, executions_table
-from baton.events import ExecutionStatus
-from baton.store.records import ExecutionRecord, StepRecord, StoredEvent
+from baton.errors import UsageError
+from baton.events import ExecutionStatus, utcnow
+from baton.store.records import Checkpoint, ExecutionRecord, StepRecord, StoredEvent
 
 app = typer.Typer(help="Inspect executions.", no_args_is_help=True)
 
@@ -68,15 +70,65 @@ def show_events(ctx: typer.Context, execution_id: IdArgument, as_json: JsonOptio
     """The event log of an execution, oldest first."""
     state = state_of(ctx)
 
-    async def work(b: Baton) -> list[StoredEvent]:
+    async def work(b: Baton) -> tuple[list[StoredEvent], Checkpoint | None]:
         await b.store.get_execution(execution_id)  # NotFoundError rather than an empty log
-        return await b.store.events(execution_id)
+        return await b.store.events(execution_id), await b.store.checkpoint(execution_id)
 
-    events = state.with_baton(work)
+    events, checkpoint = state.with_baton(work)
+    if checkpoint is not None:
+        state.note(
+            f"the event log was compacted on {checkpoint.created_at:%Y-%m-%d %H:%M} UTC: "
+            f"{checkpoint.event_count} event(s) folded into a snapshot "
+            f"(`baton executions show {execution_id}` is unchanged)"
+        )
     if as_json:
         emit_json([event_json(e) for e in events])
     else:
         state.out.print(events_table(events))
+
+
+@app.command("compact")
+def compact(
+    ctx: typer.Context,
+    execution_id: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="One execution (default: by age).")
+    ] = None,
+    older_than_days: Annotated[
+        float | None,
+        typer.Option(
+            "--older-than-days",
+            min=0,
+            help="Executions finished longer ago (default: BATON_EVENT_RETENTION_DAYS).",
+        ),
+    ] = None,
+) -> None:
+    """Fold finished executions' event logs into snapshots (rows and `show` are unchanged)."""
+    state = state_of(ctx)
+    days = older_than_days if older_than_days is not None else state.settings().event_retention_days
+    if execution_id is None and days is None:
+        raise UsageError(
+            "say which event logs to compact",
+            hint="pass an execution id, --older-than-days N, or set BATON_EVENT_RETENTION_DAYS",
+        )
+
+    async def work(b: Baton) -> list[Checkpoint]:
+        if execution_id is not None:
+            return [await b.store.compact(execution_id)]
+        cutoff = utcnow() - timedelta(days=days or 0)
+        done: list[Checkpoint] = []
+        for status in (
+            ExecutionStatus.SUCCEEDED,
+            ExecutionStatus.FAILED,
+            ExecutionStatus.CANCELLED,
+        ):
+            for record in await b.store.list_executions(status=status, limit=100_000):
+                if record.finished_at is not None and record.finished_at <= cutoff:
+                    done.append(await b.store.compact(record.id))
+        return done
+
+    checkpoints = state.with_baton(work)
+    folded = sum(c.event_count for c in checkpoints)
+    state.out.print(f"compacted {len(checkpoints)} execution log(s), {folded} event(s) in all")
 
 
 def cancel(ctx: typer.Context, execution_id: IdArgument) -> None:
