@@ -537,10 +537,15 @@ class _Run:
     async def _commit(self, events: list[RunEvent]) -> None:
         if not events:
             return
-        # Shielded: the state machine has already moved on these events, so they must reach
-        # the store even when a cancellation arrives now; it is delivered right after.
-        with anyio.CancelScope(shield=True):
+        # The state machine has already moved on these events, so they must reach the store
+        # even when a cancellation arrives now (it is delivered right after). A store whose
+        # append never suspends cannot be interrupted, and skips the shield's cost (a fifth
+        # of a no-op step in memory).
+        if self.ex.store.append_never_suspends:
             await self.ex.store.append(events)
+        else:
+            with anyio.CancelScope(shield=True):
+                await self.ex.store.append(events)
         if self.on_event is not None:
             for e in events:
                 self.on_event(e)

@@ -31,6 +31,11 @@ class MemoryExecutionStore:
         self._events: dict[str, list[tuple[int, RunEvent]]] = {}
         self._checkpoints: dict[str, Checkpoint] = {}
 
+    @property
+    def append_never_suspends(self) -> bool:
+        """`append` has no await in it."""
+        return True
+
     async def create_execution(
         self, execution: ExecutionRecord, steps: Sequence[StepRecord]
     ) -> None:

@@ -21,6 +21,14 @@ from baton.store.records import (
 class ExecutionStore(Protocol):
     """Executions, their steps, and the event log that records every change to them."""
 
+    @property
+    def append_never_suspends(self) -> bool:
+        """True if `append` runs to completion without awaiting anything.
+
+        Then (in memory) a cancellation cannot interrupt it halfway.
+        """
+        ...
+
     async def create_execution(
         self, execution: ExecutionRecord, steps: Sequence[StepRecord]
     ) -> None:

@@ -59,6 +59,11 @@ class SqlExecutionStore:
         self._last_seq: dict[str, int] = {}
 
     @property
+    def append_never_suspends(self) -> bool:
+        """`append` waits for the database."""
+        return False
+
+    @property
     def database(self) -> Database:
         """The database (shared with the app's other SQL stores)."""
         return self._db
