@@ -71,7 +71,9 @@ async def main() -> None:
             )
         for i in range(0, len(events), 2000):
             await store.append(events[i : i + 2000])
-        await store.acquire_lease(record.id, "dead-process", ttl_s=-1)
+        # ...and a lease its holder stopped renewing.
+        dead = crashed.executor.options.owner
+        await store.acquire_lease(record.id, "dead-process", ttl_s=-1, take_from=dead)
 
         # A fresh process: new registry stats, new executor, new owner.
         resumed = Orchestrator(

@@ -26,6 +26,7 @@ import anyio
 import sqlalchemy as sa
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from baton.errors import ConfigError
@@ -150,14 +151,30 @@ class AsyncEngineDatabase:
         return self._engine
 
     async def transaction(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` in a transaction on the async driver."""
-        try:
-            async with self._engine.begin() as conn:
-                return await conn.run_sync(work)
-        except Exception as exc:
-            if (known := translate(exc, self._target)) is None:
-                raise
-            raise known from exc
+        """Run `work` in a transaction on the async driver.
+
+        A pooled connection the server dropped (a restart, an idle timeout) is found when it
+        is used rather than pinged before every transaction, which would cost a round trip
+        each time: the transaction is then run once more on a fresh connection. That is safe
+        because a dropped connection cannot have committed it; if the drop hit the COMMIT
+        itself, a repeated event batch fails on the event log's primary key instead of
+        being written twice.
+        """
+        for attempt in (1, 2):
+            try:
+                async with self._engine.begin() as conn:
+                    return await conn.run_sync(work)
+            except DBAPIError as exc:
+                if attempt == 1 and exc.connection_invalidated:
+                    continue
+                if (known := translate(exc, self._target)) is None:
+                    raise
+                raise known from exc
+            except Exception as exc:
+                if (known := translate(exc, self._target)) is None:
+                    raise
+                raise known from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def dispose(self) -> None:
         """Close pooled connections."""
@@ -195,7 +212,7 @@ def open_database(url: str, *, busy_timeout_s: float = 30.0) -> Database:
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+asyncpg")
         try:
-            engine = create_async_engine(parsed, pool_pre_ping=True)
+            engine = create_async_engine(parsed)
         except ImportError as exc:
             raise ConfigError(
                 f"the PostgreSQL driver of BATON_DATABASE_URL ({parsed.drivername}) is not "
