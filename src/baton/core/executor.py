@@ -12,25 +12,26 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 from pydantic import ValidationError
 
-from baton.agents.protocol import Agent, AgentContext, LogLevel
+from baton.agents.protocol import Agent, AgentContext
 from baton.agents.registry import AgentRegistry
-from baton.core.lease import Lease, new_owner_id
+from baton.core.lease import Lease
 from baton.core.plan import Plan, Step
 from baton.core.recovery import RecoveryPolicy, Retry, RetryThenFail
 from baton.core.references import resolve_inputs
 from baton.core.run_state import ConcurrencyLimits, RunState
+from baton.core.run_types import EventCallback as EventCallback
+from baton.core.run_types import ExecutionResult as ExecutionResult
+from baton.core.run_types import ExecutorOptions as ExecutorOptions
+from baton.core.worker_messages import Done, Failed, Message, RetryDue, StreamSink
 from baton.errors import (
-    AgentError,
     AgentInputError,
     BatonError,
     RunError,
@@ -46,9 +47,6 @@ from baton.events import (
     StepCancelled,
     StepFailed,
     StepInDoubt,
-    StepLog,
-    StepPartial,
-    StepProgress,
     StepRetrying,
     StepSkipped,
     StepStarted,
@@ -59,98 +57,7 @@ from baton.ids import idempotency_key
 from baton.store.protocol import ExecutionStore
 from baton.store.records import StepRecord
 
-EventCallback = Callable[[RunEvent], None]
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ExecutionResult:
-    """How an execution ended."""
-
-    execution_id: str
-    """The execution."""
-    status: ExecutionStatus
-    """Final status."""
-    outputs: dict[str, dict[str, Any]]
-    """Outputs of the steps that succeeded, by step id."""
-    steps: dict[str, StepStatus]
-    """Final status of every step."""
-    errors: dict[str, str] = field(default_factory=dict[str, str])
-    """Why each failed or skipped step did not succeed."""
-    duration_s: float = 0.0
-    """Wall time of this run."""
-
-    @property
-    def ok(self) -> bool:
-        """True if the execution succeeded."""
-        return self.status is ExecutionStatus.SUCCEEDED
-
-
-@dataclass(frozen=True, slots=True)
-class _Done:
-    step_id: str
-    output: dict[str, Any]
-    duration_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    step_id: str
-    error: BaseException
-
-
-@dataclass(frozen=True, slots=True)
-class _RetryDue:
-    step_id: str
-
-
-_Message = _Done | _Failed | _RetryDue | RunEvent
-
-
-class _StreamSink:
-    """Turns an agent's log / progress / partial calls into events for the loop."""
-
-    def __init__(self, execution_id: str, send: MemoryObjectSendStream[_Message]) -> None:
-        self._execution_id = execution_id
-        self._send = send
-
-    def log(self, step_id: str, level: LogLevel, message: str) -> None:
-        self._send.send_nowait(
-            StepLog(execution_id=self._execution_id, step_id=step_id, level=level, message=message)
-        )
-
-    def progress(self, step_id: str, fraction: float | None, message: str) -> None:
-        self._send.send_nowait(
-            StepProgress(
-                execution_id=self._execution_id,
-                step_id=step_id,
-                fraction=fraction,
-                message=message,
-            )
-        )
-
-    def partial(self, step_id: str, data: dict[str, Any]) -> None:
-        self._send.send_nowait(
-            StepPartial(execution_id=self._execution_id, step_id=step_id, data=data)
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ExecutorOptions:
-    """Knobs of the executor that do not change per execution."""
-
-    limits: ConcurrencyLimits = field(default_factory=ConcurrencyLimits)
-    """Concurrency limits."""
-    workspace: Path = field(default_factory=Path.cwd)
-    """Handed to agents in their context."""
-    secrets: Mapping[str, str] = field(default_factory=dict[str, str])
-    """Handed to agents in their context."""
-    cancel_poll_s: float = 1.0
-    """How often to renew the lease and check for a cancel request from another process."""
-    owner: str = field(default_factory=new_owner_id)
-    """Who holds the leases this executor takes (host, process and a random part)."""
-    lease_ttl_s: float = 30.0
-    """How long a lease lasts without renewal; another process may take over after that."""
 
 
 class Executor:
@@ -239,8 +146,8 @@ class _Run:
         for sid, rec in previous.items():
             if sid in self.state.attempt:
                 self.state.attempt[sid] = rec.attempts
-        self.send, self.recv = anyio.create_memory_object_stream[_Message](math.inf)
-        self.sink = _StreamSink(execution_id, self.send)
+        self.send, self.recv = anyio.create_memory_object_stream[Message](math.inf)
+        self.sink = StreamSink(execution_id, self.send)
         self.jobs_send, self.jobs_recv = anyio.create_memory_object_stream[tuple[str, int]](
             math.inf
         )
@@ -374,8 +281,8 @@ class _Run:
                     break
                 self._handle(msg, events, tg)
 
-    def _handle(self, msg: _Message, events: list[RunEvent], tg: TaskGroup) -> None:
-        if isinstance(msg, _Done):
+    def _handle(self, msg: Message, events: list[RunEvent], tg: TaskGroup) -> None:
+        if isinstance(msg, Done):
             self.outputs[msg.step_id] = msg.output
             self.state.succeed(msg.step_id)
             events.append(
@@ -388,14 +295,14 @@ class _Run:
                     started_at=self.started_at.get(msg.step_id),
                 )
             )
-        elif isinstance(msg, _Failed):
+        elif isinstance(msg, Failed):
             self._handle_failure(msg, events, tg)
-        elif isinstance(msg, _RetryDue):
+        elif isinstance(msg, RetryDue):
             self.state.retry_due(msg.step_id)
         else:
             events.append(msg)
 
-    def _handle_failure(self, msg: _Failed, events: list[RunEvent], tg: TaskGroup) -> None:
+    def _handle_failure(self, msg: Failed, events: list[RunEvent], tg: TaskGroup) -> None:
         sid, error = msg.step_id, msg.error
         attempt = self.state.attempt[sid]
         decision = self.ex.recovery.decide(self.steps[sid], error, attempt)
@@ -432,7 +339,7 @@ class _Run:
 
     async def _retry_after(self, sid: str, delay_s: float) -> None:
         await anyio.sleep(delay_s)
-        self.send.send_nowait(_RetryDue(sid))
+        self.send.send_nowait(RetryDue(sid))
 
     def _dispatch(self, tg: TaskGroup, sid: str) -> None:
         """Hand a started step to an idle worker, or to a new one if none is idle.
@@ -492,12 +399,12 @@ class _Run:
             return
         took = self.ex.clock() - began
         self.ex.registry.record(step.agent, ok=True, duration_s=took)
-        self.send.send_nowait(_Done(sid, output, took))
+        self.send.send_nowait(Done(sid, output, took))
 
     def _report_failure(self, sid: str, error: Exception, began: float) -> None:
         took = self.ex.clock() - began
         self.ex.registry.record(self.steps[sid].agent, ok=False, duration_s=took, error=str(error))
-        self.send.send_nowait(_Failed(sid, error))
+        self.send.send_nowait(Failed(sid, error))
 
     async def _call_agent(self, step: Step, agent: Agent, attempt: int) -> dict[str, Any]:
         spec = agent.spec
@@ -617,11 +524,4 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-__all__ = [
-    "AgentError",
-    "EventCallback",
-    "ExecutionResult",
-    "Executor",
-    "ExecutorOptions",
-    "RunError",
-]
+__all__ = ["EventCallback", "ExecutionResult", "Executor", "ExecutorOptions"]
