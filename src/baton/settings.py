@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from baton.errors import ConfigError
@@ -19,6 +19,21 @@ from baton.errors import ConfigError
 def _default_timezone() -> str:
     tz = os.environ.get("TZ", "")
     return tz if tz and "/" in tz else "UTC"
+
+
+class RateLimitSetting(BaseModel):
+    """One integration's quota in ``BATON_RATE_LIMITS`` (see `baton.safety.rate_limit`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests: int | None = Field(default=None, ge=1)
+    """Calls admitted per moving window of `window_s` seconds (unset: no quota)."""
+    window_s: float = Field(default=1.0, gt=0)
+    """Length of the moving window in seconds."""
+    concurrent: int | None = Field(default=None, ge=1)
+    """Calls in flight at once in this process (unset: no cap)."""
+    max_wait_s: float = Field(default=30.0, ge=0)
+    """Longest a call waits in the queue before failing as rate limited."""
 
 
 class Settings(BaseSettings):
@@ -45,6 +60,9 @@ class Settings(BaseSettings):
     """Steps running at once per execution (``BATON_MAX_CONCURRENCY``)."""
     executor: Literal["local"] = "local"
     """Where steps run: in this process (Ray comes with the distributed backend)."""
+    rate_limits: dict[str, RateLimitSetting] = Field(default_factory=dict[str, RateLimitSetting])
+    """Quotas by rate-limit key, as JSON (``BATON_RATE_LIMITS``); a key without ``:`` (``http``)
+    gives each ``http:<host>`` its own quota of that size. Unset keys are unlimited."""
 
     @field_validator("timezone")
     @classmethod

@@ -12,6 +12,10 @@ import pytest
 from baton.store.sql import migrate
 from baton.store.sql.migrate import VERSION_TABLE
 
+HEAD = migrate._script().get_current_head() or ""  # pyright: ignore[reportPrivateUsage]
+REVISIONS = [r.revision for r in reversed(list(migrate._script().walk_revisions()))]  # pyright: ignore[reportPrivateUsage]
+NEXT = "9999"
+
 if TYPE_CHECKING:
     from tests.cli.conftest import CliHarness as Cli
 
@@ -19,8 +23,8 @@ NEXT_REVISION = """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "9999"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -44,7 +48,7 @@ def next_baton(tmp_path: Path) -> Path:
     """The migrations of a later baton: this one's plus revision 0002."""
     scripts = tmp_path / "next-migrations"
     shutil.copytree(migrate.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_extra.py").write_text(NEXT_REVISION)
+    (scripts / "versions" / "9999_extra.py").write_text(NEXT_REVISION.replace("{head}", HEAD))
     return scripts
 
 
@@ -60,11 +64,11 @@ def test_status_of_a_new_database_changes_nothing(cli: Cli, db_file: Path) -> No
     assert cli.json("db", "status", "--json") == {
         "database": f"the database file {db_file}",
         "current": None,
-        "head": "0001",
+        "head": HEAD,
         "up_to_date": False,
         "empty": True,
         "known": True,
-        "pending": ["0001"],
+        "pending": REVISIONS,
     }
     text = cli("db", "status")
     assert text.exit_code == 0, text.output
@@ -75,14 +79,14 @@ def test_status_of_a_new_database_changes_nothing(cli: Cli, db_file: Path) -> No
 def test_upgrade_reports_the_revisions_and_is_idempotent(cli: Cli, db_file: Path) -> None:
     first = cli("db", "upgrade")
     assert first.exit_code == 0, first.output
-    assert f"upgraded the database schema from (empty) to 0001 (the database file {db_file})" in (
+    assert f"upgraded the database schema from (empty) to {HEAD} (the database file {db_file})" in (
         first.output
     )
 
     again = cli("db", "upgrade")
     assert again.exit_code == 0, again.output
-    assert "the database schema is up to date at 0001" in again.output
-    assert version_in(db_file) == [("0001",)]
+    assert f"the database schema is up to date at {HEAD}" in again.output
+    assert version_in(db_file) == [(HEAD,)]
     status = cli("db", "status")
     assert "up to date" in status.output
     assert cli.json("db", "status", "--json")["up_to_date"] is True
@@ -92,7 +96,7 @@ def test_a_fresh_machine_needs_no_step(cli: Cli) -> None:
     run = cli("run", "--yes", "read notes.txt and summarize it")
     assert run.exit_code == 0, run.output
 
-    assert cli.json("db", "status", "--json")["current"] == "0001"
+    assert cli.json("db", "status", "--json")["current"] == HEAD
     assert len(cli.json("executions", "list", "--json")) == 1
 
 
@@ -108,17 +112,17 @@ def test_an_outdated_schema_is_refused_until_db_upgrade(
         assert refused.exit_code == 2, refused.output
         assert "Traceback" not in refused.output
         assert (
-            "the database schema is at revision 0001, this baton needs 0002; run `baton db upgrade`"
-            in refused.stderr
+            f"the database schema is at revision {HEAD}, this baton needs {NEXT}; "
+            "run `baton db upgrade`" in refused.stderr
         )
     status = cli.json("db", "status", "--json")
-    assert (status["current"], status["head"], status["pending"]) == ("0001", "0002", ["0002"])
-    assert "outdated: run `baton db upgrade` (applies 0002)" in cli("db", "status").output
+    assert (status["current"], status["head"], status["pending"]) == (HEAD, NEXT, [NEXT])
+    assert f"outdated: run `baton db upgrade` (applies {NEXT})" in cli("db", "status").output
 
     upgraded = cli("db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.output
-    assert "upgraded the database schema from 0001 to 0002" in upgraded.output
-    assert version_in(db_file) == [("0002",)]
+    assert f"upgraded the database schema from {HEAD} to {NEXT}" in upgraded.output
+    assert version_in(db_file) == [(NEXT,)]
     assert len(cli.json("executions", "list", "--json")) == 1  # kept across the upgrade
 
 

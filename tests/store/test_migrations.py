@@ -24,14 +24,16 @@ from baton.store.sql.schema import create_schema
 
 pytestmark = pytest.mark.anyio
 
-HEAD = "0001"
+HEAD = migrate._script().get_current_head() or ""  # pyright: ignore[reportPrivateUsage]
+NEXT = "9999"  # a revision this baton does not ship
+REVISIONS = tuple(r.revision for r in reversed(list(migrate._script().walk_revisions())))  # pyright: ignore[reportPrivateUsage]
 
 EXTRA_REVISION = """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "9999"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -51,7 +53,7 @@ def next_baton_migrations(tmp_path: Path) -> Path:
     """baton's migrations plus a revision 0002: what a later baton would ship."""
     scripts = tmp_path / "next-migrations"
     shutil.copytree(migrate.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_extra.py").write_text(EXTRA_REVISION)
+    (scripts / "versions" / "9999_extra.py").write_text(EXTRA_REVISION.replace("{head}", HEAD))
     return scripts
 
 
@@ -74,7 +76,7 @@ async def empty_db(database_url: str) -> Any:
 
 async def test_a_new_database_is_migrated_to_head(empty_db: Database) -> None:
     before = await migrate.schema_state(empty_db)
-    assert before == SchemaState(current=None, head=HEAD, empty=True, pending=(HEAD,))
+    assert before == SchemaState(current=None, head=HEAD, empty=True, pending=REVISIONS)
 
     await create_schema(empty_db)
 
@@ -131,12 +133,12 @@ async def test_an_outdated_database_is_refused_until_upgraded(
     with pytest.raises(ConfigError) as refused:
         await create_schema(database)
     message = str(refused.value)
-    assert "the database schema is at revision 0001, this baton needs 0002" in message
+    assert f"the database schema is at revision {HEAD}, this baton needs {NEXT}" in message
     assert "run `baton db upgrade`" in message
     state = await migrate.schema_state(database)
-    assert (state.current, state.known, state.pending) == (HEAD, True, ("0002",))
+    assert (state.current, state.known, state.pending) == (HEAD, True, (NEXT,))
 
-    assert await migrate.upgrade(database) == Upgrade(before=HEAD, after="0002")
+    assert await migrate.upgrade(database) == Upgrade(before=HEAD, after=NEXT)
 
     await create_schema(database)
     assert "test_extra" in await database.transaction(table_names)
@@ -154,15 +156,15 @@ async def test_a_database_of_a_newer_baton_is_refused(
         await migrate.upgrade(database)
 
     state = await migrate.schema_state(database)
-    assert (state.current, state.head, state.known) == ("0002", HEAD, False)
+    assert (state.current, state.head, state.known) == (NEXT, HEAD, False)
     for attempt in (create_schema, migrate.check_schema, migrate.upgrade):
         with pytest.raises(ConfigError) as refused:
             await attempt(database)
         message = str(refused.value)
-        assert "at revision 0002, which this baton does not know" in message
+        assert f"at revision {NEXT}, which this baton does not know" in message
         assert "was upgraded by a newer baton" in message
         assert "upgrade baton, or point BATON_DATABASE_URL at another database" in message
-    assert (await migrate.schema_state(database)).current == "0002"
+    assert (await migrate.schema_state(database)).current == NEXT
 
 
 async def test_baton_tables_without_a_revision_are_refused(empty_db: Database) -> None:

@@ -41,7 +41,13 @@ __all__ = [
 VERSION_TABLE = "baton_alembic_version"
 """The table holding the database's schema revision."""
 
-TABLE_MODULES = ("baton.store.sql.tables", "baton.store.sql.calendar")
+TABLE_MODULES = (
+    "baton.store.sql.tables",
+    "baton.store.sql.calendar",
+    "baton.store.sql.locks",
+    "baton.store.sql.context",
+    "baton.store.sql.messages",
+)
 """Modules that define tables on the shared metadata."""
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
