@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 
 class BatonError(Exception):
@@ -161,3 +162,31 @@ class RateLimitedError(RunError):
 
 class StoreError(RunError):
     """The state store failed (disk full, database gone, schema mismatch)."""
+
+
+class PermissionDeniedError(RunError):
+    """An integration refused for lack of rights (a person may grant them)."""
+
+
+class ErrorClass(StrEnum):
+    """What kind of failure an error is, for the recovery ladder (see `classify`)."""
+
+    RATE_LIMITED = "rate_limited"
+    TIMEOUT = "timeout"
+    TRANSIENT = "transient"
+    INVALID_INPUT = "invalid_input"
+    PERMISSION = "permission"
+    PERMANENT = "permanent"
+
+
+class Rung(StrEnum):
+    """A rung of the recovery ladder, tried in the order a ladder lists them."""
+
+    RETRY = "retry"
+    """The same agent again, after an exponential back-off with jitter (or `retry_after`)."""
+    ALTERNATIVE = "alternative"
+    """Another agent of the same capability, best success rate and latency first."""
+    ASK = "ask"
+    """A person decides: retry, skip, give the output by hand, or abort."""
+    FAIL = "fail"
+    """The step fails; its dependents are skipped."""

@@ -193,12 +193,43 @@ class StepInDoubt(StepEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StepRecovery(StepEvent):
+    """A rung of the recovery ladder was taken after a failed attempt.
+
+    A plain retry of the same agent is `StepRetrying`.
+    """
+
+    kind: Literal["step_recovery"] = "step_recovery"
+    rung: Literal["alternative", "ask", "fail"] = "fail"
+    """What the ladder chose."""
+    error_class: str = ""
+    """How the error was classified (``timeout``, ``permission``...)."""
+    agent: str = ""
+    """The agent that failed."""
+    detail: str = ""
+    """E.g. which alternative agent runs next, or the error."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepReset(StepEvent):
     """The step goes back to pending (a person chose to retry it)."""
 
     kind: Literal["step_reset"] = "step_reset"
     reason: str = ""
     """Who or what reset it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentMessageSent(StepEvent):
+    """An agent sent a message to a channel of the execution (the messenger)."""
+
+    kind: Literal["message"] = "message"
+    channel: str = ""
+    """Where it went (``_broadcast`` for everyone)."""
+    seq: int = 0
+    """Its position in the channel."""
+    body: Any = None
+    """What it said (JSON data)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,7 +274,9 @@ RunEvent = Annotated[
     | StepSkipped
     | StepCancelled
     | StepInDoubt
+    | StepRecovery
     | StepReset
+    | AgentMessageSent
     | StepProgress
     | StepLog
     | StepPartial,

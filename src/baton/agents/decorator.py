@@ -14,7 +14,7 @@ as ``{"result": value}``). A parameter annotated `AgentContext` receives the con
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, create_model
@@ -27,7 +27,7 @@ from baton.agents.protocol import (
     InputExtractor,
     Risk,
 )
-from baton.errors import UsageError
+from baton.errors import ErrorClass, Rung, UsageError
 
 AgentFunction = Callable[..., Awaitable[Any]]
 
@@ -161,6 +161,8 @@ def agent(
     examples: Sequence[str] = (),
     tags: Sequence[str] = (),
     extract: InputExtractor | None = None,
+    capability: str | None = None,
+    recovery: Mapping[ErrorClass, Sequence[Rung]] | None = None,
 ) -> Callable[[AgentFunction], FunctionAgent]:
     """Make an agent of an async function; see the module docstring for the rules.
 
@@ -174,6 +176,8 @@ def agent(
         examples: Requests it serves, for the offline planner.
         tags: Free-form labels.
         extract: Reads this agent's inputs out of a sentence (for the offline planner).
+        capability: Agents of the same capability stand in for each other on failure.
+        recovery: This agent's recovery ladder per error class.
     """
 
     def wrap(fn: AgentFunction) -> FunctionAgent:
@@ -197,6 +201,8 @@ def agent(
             rate_limit_key=rate_limit_key,
             examples=tuple(examples),
             tags=tuple(tags),
+            capability=capability,
+            recovery={k: tuple(v) for k, v in recovery.items()} if recovery else None,
         )
         return FunctionAgent(
             fn,

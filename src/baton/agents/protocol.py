@@ -17,6 +17,10 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from baton.comms.context import SharedContext
+from baton.comms.messenger import Messenger
+from baton.errors import ErrorClass, Rung
+
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -55,6 +59,11 @@ class AgentSpec:
     """Requests it serves, in plain language; the offline planner ranks clauses against them."""
     tags: tuple[str, ...] = ()
     """Free-form labels (e.g. ``builtin``, ``files``)."""
+    capability: str | None = None
+    """Agents declaring the same capability can stand in for each other (the recovery
+    ladder's "alternative" rung); their input schemas must accept the same inputs."""
+    recovery: Mapping[ErrorClass, tuple[Rung, ...]] | None = None
+    """This agent's recovery ladder per error class (a plan or step may override it)."""
 
 
 class EventSink(Protocol):
@@ -102,6 +111,10 @@ class AgentContext:
     """Secrets the agent may use (API tokens); never logged."""
     sink: EventSink = field(default_factory=_NullSink)
     """Receiver of log / progress / partial events."""
+    context: SharedContext | None = None
+    """The execution's shared key-value context (None when no store is configured)."""
+    messenger: Messenger | None = None
+    """Messages to other agents of the execution (None when no store is configured)."""
 
     def log(self, message: str, level: LogLevel = "info") -> None:
         """Emit a log line for this step."""

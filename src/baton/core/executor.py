@@ -13,18 +13,29 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from baton.agents.protocol import Agent, AgentContext
 from baton.agents.registry import AgentRegistry
+from baton.comms.context import SharedContext
+from baton.comms.messenger import MessageHub
+from baton.core.ladder import classify
 from baton.core.lease import Lease
 from baton.core.plan import Plan, Step
-from baton.core.recovery import RecoveryPolicy, Retry, RetryThenFail
+from baton.core.recovery import (
+    AskHuman,
+    Failure,
+    RecoveryPolicy,
+    Retry,
+    RetryThenFail,
+    UseAlternative,
+)
 from baton.core.references import resolve_inputs
 from baton.core.run_state import ConcurrencyLimits, RunState
 from baton.core.run_types import EventCallback as EventCallback
@@ -39,6 +50,7 @@ from baton.errors import (
     StoreError,
 )
 from baton.events import (
+    AgentMessageSent,
     ExecutionFinished,
     ExecutionStarted,
     ExecutionStatus,
@@ -47,6 +59,7 @@ from baton.events import (
     StepCancelled,
     StepFailed,
     StepInDoubt,
+    StepRecovery,
     StepRetrying,
     StepSkipped,
     StepStarted,
@@ -54,6 +67,7 @@ from baton.events import (
     StepSucceeded,
 )
 from baton.ids import idempotency_key
+from baton.store.messages import Message as StoredMessage
 from baton.store.protocol import ExecutionStore
 from baton.store.records import StepRecord
 
@@ -153,7 +167,35 @@ class _Run:
         )
         self.idle_workers = 0
         self.started_at: dict[str, datetime] = {}
+        # Recovery ladder bookkeeping: agents tried per step, and attempts with the current one.
+        self.tried: dict[str, list[str]] = {s.id: [s.agent] for s in plan.steps}
+        self.agent_attempts: dict[str, int] = dict.fromkeys(self.steps, 0)
         self.cancel_requested = False
+        opts = executor.options
+        self.context = (
+            SharedContext(
+                opts.context_store, workspace_id=opts.workspace_id, execution_id=execution_id
+            )
+            if opts.context_store is not None
+            else None
+        )
+        self.hub = (
+            MessageHub(opts.message_store, execution_id, on_message=self._message_sent)
+            if opts.message_store is not None
+            else None
+        )
+
+    def _message_sent(self, message: StoredMessage) -> None:
+        """Messages between agents become events of the execution."""
+        self.send.send_nowait(
+            AgentMessageSent(
+                execution_id=self.id,
+                step_id=message.sender,
+                channel=message.channel,
+                seq=message.seq,
+                body=message.body,
+            )
+        )
 
     def _known_statuses(self, previous: Mapping[str, StepRecord]) -> dict[str, StepStatus]:
         """Statuses to resume from.
@@ -258,10 +300,11 @@ class _Run:
         while True:
             launch = self.state.take_ready()
             for sid in launch:
+                self.agent_attempts[sid] += 1
                 started = StepStarted(
                     execution_id=self.id,
                     step_id=sid,
-                    agent=self.steps[sid].agent,
+                    agent=self.agents[sid].spec.name,
                     attempt=self.state.attempt[sid],
                 )
                 self.started_at[sid] = started.at
@@ -305,8 +348,49 @@ class _Run:
     def _handle_failure(self, msg: Failed, events: list[RunEvent], tg: TaskGroup) -> None:
         sid, error = msg.step_id, msg.error
         attempt = self.state.attempt[sid]
-        decision = self.ex.recovery.decide(self.steps[sid], error, attempt)
+        agent = self.agents[sid].spec.name
+        decision = self.ex.recovery.decide(
+            Failure(
+                step=self.steps[sid],
+                agent=agent,
+                error=error,
+                attempt=self.agent_attempts[sid],
+                tried_agents=tuple(self.tried[sid]),
+                plan_recovery=self.plan.recovery,
+            )
+        )
         text = _describe(error)
+        recovery = partial(
+            StepRecovery,
+            execution_id=self.id,
+            step_id=sid,
+            error_class=classify(error).value,
+            agent=agent,
+        )
+        if isinstance(decision, UseAlternative):
+            # The next attempt runs on another agent of the same capability, right away.
+            self.agents[sid] = self.ex.registry.get(decision.agent)
+            self.tried[sid].append(decision.agent)
+            self.agent_attempts[sid] = 0
+            self.state.back_off(sid)
+            self.state.retry_due(sid)
+            events.append(
+                recovery(rung="alternative", detail=f"{text}; trying {decision.agent!r} instead")
+            )
+            return
+        if isinstance(decision, AskHuman):
+            self.state.put_in_doubt(sid)
+            self.errors[sid] = decision.reason
+            events.append(recovery(rung="ask", detail=text))
+            events.append(
+                StepInDoubt(
+                    execution_id=self.id,
+                    step_id=sid,
+                    reason=f"{decision.reason}; decide with `baton resolve {self.id} {sid} "
+                    "--retry | --skip | --mark-done --output JSON | --abort`",
+                )
+            )
+            return
         if isinstance(decision, Retry):
             self.state.back_off(sid)
             events.append(
@@ -321,6 +405,8 @@ class _Run:
             tg.start_soon(self._retry_after, sid, decision.delay_s)
             return
         self.errors[sid] = text
+        if len(self.tried[sid]) > 1:  # the ladder went past the plan's agent: say how it ended
+            events.append(recovery(rung="fail", detail=text))
         events.append(
             StepFailed(
                 execution_id=self.id,
@@ -424,8 +510,25 @@ class _Run:
             workspace=opts.workspace,
             secrets=opts.secrets,
             sink=self.sink,
+            context=self.context,
+            messenger=self.hub.messenger(step.id) if self.hub is not None else None,
         )
-        result = await agent.run(inputs, ctx)
+        if opts.locks is not None and step.resources:
+            owner = f"{self.id}:{step.id}:{attempt}"  # unique per attempt, as the locks need
+            async with opts.locks.hold(step.resources, owner):
+                return await self._guarded_run(agent, inputs, ctx)
+        return await self._guarded_run(agent, inputs, ctx)
+
+    async def _guarded_run(
+        self, agent: Agent, inputs: BaseModel, ctx: AgentContext
+    ) -> dict[str, Any]:
+        """Run the agent within its integration's rate limit, if one is configured."""
+        limiter = self.ex.options.rate_limiter
+        if limiter is None or agent.spec.rate_limit_key is None:
+            result = await agent.run(inputs, ctx)
+        else:
+            async with limiter.slot(agent.spec.rate_limit_key):
+                result = await agent.run(inputs, ctx)
         return result.model_dump(mode="json")
 
     async def _watch(self, tg: TaskGroup, lease: Lease) -> None:

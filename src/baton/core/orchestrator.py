@@ -7,7 +7,7 @@ executions all go the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -34,7 +34,7 @@ from baton.ids import new_execution_id
 from baton.store.protocol import ExecutionStore
 from baton.store.records import ExecutionRecord, StepRecord
 
-Decision = Literal["retry", "skip", "mark-done"]
+Decision = Literal["retry", "skip", "mark-done", "abort"]
 """What a person can decide about a step in doubt."""
 
 
@@ -152,7 +152,8 @@ class Orchestrator:
             execution_id: The execution.
             step_id: The step in doubt.
             decision: ``retry`` runs it again, ``skip`` gives it up (its dependents are
-                skipped), ``mark-done`` records that it did happen, with `output`.
+                skipped), ``mark-done`` records that it did happen, with `output`;
+                ``abort`` cancels the whole execution.
             output: The step's output for ``mark-done`` (checked against the agent's schema).
 
         Raises:
@@ -173,8 +174,27 @@ class Orchestrator:
                 "can be resolved",
                 hint=f"`baton executions show {execution_id}` shows the steps",
             )
+        if decision == "abort":
+            await self._abort(record.id, steps.values())
+            return
         event = self._decision_event(record.id, step, decision, output)
         await self.store.append([event])
+
+    async def _abort(self, execution_id: str, steps: Iterable[StepRecord]) -> None:
+        """A person gave the whole execution up: every unfinished step is cancelled."""
+        events: list[RunEvent] = [
+            StepCancelled(execution_id=execution_id, step_id=s.step_id)
+            for s in steps
+            if not s.status.finished
+        ]
+        events.append(
+            ExecutionFinished(
+                execution_id=execution_id,
+                status=ExecutionStatus.CANCELLED,
+                error="aborted by a person",
+            )
+        )
+        await self.store.append(events)
 
     def _decision_event(
         self,

@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from baton.errors import ErrorClass, Rung
+
 STEP_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
 
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_-]*)((?:\.[A-Za-z0-9_-]+)*)\}")
@@ -50,7 +52,9 @@ class StepPolicy(BaseModel):
     cache: bool = True
     """Use a cached result when the agent is cacheable (the smart cache comes later)."""
     critical: bool = False
-    """Needs a human's approval before it runs (the approval gate comes later)."""
+    """Needs a human's approval before it runs."""
+    recovery: dict[ErrorClass, list[Rung]] | None = None
+    """Recovery ladder per error class for this step (overrides the plan's and the agent's)."""
 
 
 class Step(BaseModel):
@@ -68,6 +72,9 @@ class Step(BaseModel):
     """Steps that must succeed first (references add to these implicitly)."""
     description: str = ""
     """What the step does, for people."""
+    resources: list[str] = Field(default_factory=list[str])
+    """What it writes, e.g. ``file:reports/q3.md`` or ``calendar:dana@example.com``: steps
+    sharing a resource never run at once, across executions and processes."""
     policy: StepPolicy = StepPolicy()
     """Retry, timeout, cache and criticality."""
 
@@ -96,6 +103,8 @@ class Plan(BaseModel):
     """The steps, in any order; dependencies define the order of execution."""
     max_concurrency: int | None = Field(default=None, ge=1)
     """Cap on steps running at once for this plan (None: the engine's default)."""
+    recovery: dict[ErrorClass, list[Rung]] | None = None
+    """Recovery ladder per error class for every step (a step's policy may override it)."""
 
     def step(self, step_id: str) -> Step:
         """The step with this id (KeyError if none)."""

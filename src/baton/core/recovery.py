@@ -1,18 +1,21 @@
-"""What to do when a step's attempt fails: the seam of the recovery ladder.
+"""What to do when a step's attempt fails: the recovery ladder's decisions.
 
-Today the policy retries retryable errors with exponential backoff and jitter, then fails
-(skipping dependents). The full ladder (alternative agent, ask the human) plugs in here as
-another `RecoveryPolicy`.
+A `RecoveryPolicy` looks at a `Failure` and answers with a `Decision`: retry the same agent
+after a back-off, switch to an alternative agent, ask a person (the step goes *in doubt*, as
+after a crash, and `baton resolve` decides), or give up (the step fails and its dependents
+are skipped). `RetryThenFail` is the simplest policy; `baton.core.ladder.LadderPolicy` is the
+configurable ladder.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from baton.core.plan import RetryPolicy, Step
-from baton.errors import RunError
+from baton.errors import ErrorClass, RunError, Rung
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,18 +26,52 @@ class Retry:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UseAlternative:
+    """Run the step again with another agent of the same capability."""
+
+    agent: str
+    """The agent to use from now on for this step."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AskHuman:
+    """Stop the step and let a person decide (retry, skip, give the output, or abort)."""
+
+    reason: str
+    """What the person is told."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GiveUp:
     """Fail the step for good."""
 
 
-Decision = Retry | GiveUp
+Decision = Retry | UseAlternative | AskHuman | GiveUp
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failure:
+    """A failed attempt, as the policy sees it."""
+
+    step: Step
+    """The step (its policy, its plan-level settings)."""
+    agent: str
+    """The agent whose attempt failed (not the plan's when an alternative is running)."""
+    error: BaseException
+    """What went wrong."""
+    attempt: int
+    """Attempts made so far with `agent` (1-based)."""
+    tried_agents: tuple[str, ...] = ()
+    """Every agent tried for this step so far, in order, `agent` last."""
+    plan_recovery: Mapping[ErrorClass, Sequence[Rung]] | None = None
+    """The plan-wide ladder (``Plan.recovery``), if the plan sets one."""
 
 
 class RecoveryPolicy(Protocol):
     """Chooses how to recover from a failed attempt."""
 
-    def decide(self, step: Step, error: BaseException, attempt: int) -> Decision:
-        """`attempt` is the number of the attempt that just failed (1-based)."""
+    def decide(self, failure: Failure) -> Decision:
+        """The next rung for this failure."""
         ...
 
 
@@ -50,8 +87,9 @@ class RetryThenFail:
     def __init__(self, rng: random.Random | None = None) -> None:
         self._rng = rng or random.Random()
 
-    def decide(self, step: Step, error: BaseException, attempt: int) -> Decision:
+    def decide(self, failure: Failure) -> Decision:
         """Retry while the error is retryable and attempts remain."""
+        step, error, attempt = failure.step, failure.error, failure.attempt
         retry = step.policy.retry
         if not isinstance(error, RunError) or not error.retryable:
             return GiveUp()

@@ -146,6 +146,11 @@ class RunState:
         self._backing_off -= 1
         self._push(sid)
 
+    def put_in_doubt(self, sid: str) -> None:
+        """`sid` stopped for a person's decision: free its slot; its dependents wait."""
+        self._release(sid)
+        self.status[sid] = StepStatus.IN_DOUBT
+
     def fail(self, sid: str) -> list[str]:
         """Mark `sid` failed; return the pending steps that now cannot run (transitively)."""
         self._release(sid)

@@ -10,6 +10,10 @@ from typing import Any
 from baton.core.lease import new_owner_id
 from baton.core.run_state import ConcurrencyLimits
 from baton.events import ExecutionStatus, RunEvent, StepStatus
+from baton.safety.locks import ResourceLocks
+from baton.safety.rate_limit import RateLimiter
+from baton.store.context import ContextStore
+from baton.store.messages import MessageStore
 
 EventCallback = Callable[[RunEvent], None]
 """Called with every event of a run, after it is committed."""
@@ -54,3 +58,13 @@ class ExecutorOptions:
     """Who holds the leases this executor takes (host, process and a random part)."""
     lease_ttl_s: float = 30.0
     """How long a lease lasts without renewal; another process may take over after that."""
+    rate_limiter: RateLimiter | None = None
+    """Per-integration quotas, keyed by the agents' ``rate_limit_key``."""
+    locks: ResourceLocks | None = None
+    """Resource locks for steps that declare ``resources``."""
+    context_store: ContextStore | None = None
+    """Backs each step's ``ctx.context``."""
+    message_store: MessageStore | None = None
+    """Backs each step's ``ctx.messenger``."""
+    workspace_id: str = "default"
+    """Tenant of the executions (scopes the shared context)."""

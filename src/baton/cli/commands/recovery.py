@@ -64,6 +64,7 @@ def resolve(
     mark_done: Annotated[
         bool, typer.Option("--mark-done", help="Record that it did happen (with --output).")
     ] = False,
+    abort: Annotated[bool, typer.Option("--abort", help="Give up the whole execution.")] = False,
     output: Annotated[
         str | None, typer.Option("--output", metavar="JSON", help="The step's output.")
     ] = None,
@@ -77,13 +78,13 @@ def resolve(
     idempotent: only a person can tell whether it had its effect.
     """
     state = state_of(ctx)
-    decision = _decision(retry, skip, mark_done)
+    decision = _decision(retry, skip, mark_done, abort)
     data = _output(output, decision)
 
     async def work(baton: Baton) -> ExecutionResult | None:
         await baton.orchestrator.resolve(execution_id, step_id, decision, output=data)
         state.note(f"recorded: {decision} for step {step_id!r}")
-        if no_resume:
+        if no_resume or decision == "abort":
             return None
         return await _resume(baton, execution_id, state)
 
@@ -92,17 +93,19 @@ def resolve(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _decision(retry: bool, skip: bool, mark_done: bool) -> Decision:
+def _decision(retry: bool, skip: bool, mark_done: bool, abort: bool) -> Decision:
     options: list[tuple[Decision, bool]] = [
         ("retry", retry),
         ("skip", skip),
         ("mark-done", mark_done),
+        ("abort", abort),
     ]
     chosen: list[Decision] = [d for d, on in options if on]
     if len(chosen) != 1:
         raise UsageError(
-            "choose exactly one of --retry, --skip and --mark-done",
-            hint="--retry runs the step again; --skip gives it up; --mark-done says it happened",
+            "choose exactly one of --retry, --skip, --mark-done and --abort",
+            hint="--retry runs the step again; --skip gives it up; --mark-done says it "
+            "happened; --abort cancels the whole execution",
         )
     return chosen[0]
 

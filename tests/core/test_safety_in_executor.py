@@ -1,0 +1,215 @@
+"""The executor with the safety and communication parts plugged in: the recovery ladder,
+resource locks, rate limits, the shared context and the messenger."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import anyio
+import pytest
+
+from baton.agents import AgentContext, AgentRegistry, agent
+from baton.core.executor import Executor, ExecutorOptions
+from baton.core.ladder import LadderPolicy
+from baton.core.orchestrator import Orchestrator
+from baton.core.plan import Plan, RetryPolicy, Step, StepPolicy
+from baton.errors import AgentError, ErrorClass, PermissionDeniedError, RateLimitedError, Rung
+from baton.events import ExecutionStatus, RunEvent, StepStatus
+from baton.safety.locks import ResourceLocks
+from baton.safety.rate_limit import RateLimit, RateLimiter
+from baton.store import MemoryExecutionStore
+from baton.store.context import MemoryContextStore
+from baton.store.locks import MemoryLockStore
+from baton.store.messages import MemoryMessageStore
+
+pytestmark = pytest.mark.anyio
+
+NO_WAIT = StepPolicy(retry=RetryPolicy(max_attempts=2, initial_delay_s=0.001, jitter=0.0))
+
+
+def build(registry: AgentRegistry, **options: Any) -> Orchestrator:
+    store = MemoryExecutionStore()
+    executor = Executor(
+        registry,
+        store,
+        options=ExecutorOptions(**options),
+        recovery=LadderPolicy(registry, random.Random(3)),
+    )
+    return Orchestrator(registry, store, executor)
+
+
+async def run(o: Orchestrator, plan: Plan) -> tuple[Any, list[RunEvent]]:
+    events: list[RunEvent] = []
+    return await o.run(plan, on_event=events.append), events
+
+
+@agent(name="geo.primary", description="Flaky primary geocoder.", capability="geocode")
+async def primary(place: str) -> str:
+    raise AgentError("upstream down", retryable=True)
+
+
+@agent(name="geo.backup", description="Backup geocoder.", capability="geocode")
+async def backup(place: str) -> str:
+    return f"{place}: 51.5,-0.1"
+
+
+async def test_ladder_retries_then_switches_to_an_alternative_agent() -> None:
+    registry = AgentRegistry()
+    registry.register_all([primary, backup], source="test")
+    o = build(registry)
+    plan = Plan(
+        steps=[Step(id="g", agent="geo.primary", inputs={"place": "London"}, policy=NO_WAIT)]
+    )
+    result, events = await run(o, plan)
+    assert result.ok
+    assert result.outputs["g"] == {"result": "London: 51.5,-0.1"}
+    kinds = [(e.kind, getattr(e, "agent", "")) for e in events if e.kind.startswith("step_")]
+    assert kinds == [
+        ("step_started", "geo.primary"),
+        ("step_retrying", ""),
+        ("step_started", "geo.primary"),
+        ("step_recovery", "geo.primary"),  # rung: alternative
+        ("step_started", "geo.backup"),
+        ("step_succeeded", ""),
+    ]
+    recovery = next(e for e in events if e.kind == "step_recovery")
+    assert recovery.rung == "alternative"  # type: ignore[union-attr]
+    assert recovery.error_class == "transient"  # type: ignore[union-attr]
+
+
+@agent(name="crm.update", description="Needs rights it does not have.")
+async def crm_update(record: str) -> str:
+    raise PermissionDeniedError("the token may not write contacts")
+
+
+async def test_ask_rung_puts_the_step_in_doubt_and_a_person_decides() -> None:
+    registry = AgentRegistry()
+    registry.register(crm_update)
+    o = build(registry)
+    plan = Plan(
+        steps=[Step(id="u", agent="crm.update", inputs={"record": "dana"})],
+        recovery={ErrorClass.PERMISSION: [Rung.ASK, Rung.FAIL]},
+    )
+    result, _ = await run(o, plan)
+    assert result.status is ExecutionStatus.WAITING
+    assert result.steps["u"] is StepStatus.IN_DOUBT
+    assert "permission error" in result.errors["u"]
+    await o.resolve(result.execution_id, "u", "mark-done", output={"result": "done by hand"})
+    final = await o.execute(result.execution_id)
+    assert final.ok
+    assert final.outputs["u"] == {"result": "done by hand"}
+
+
+async def test_abort_decision_cancels_the_execution() -> None:
+    registry = AgentRegistry()
+    registry.register(crm_update)
+    o = build(registry)
+    plan = Plan(
+        steps=[Step(id="u", agent="crm.update", inputs={"record": "dana"})],
+        recovery={ErrorClass.PERMISSION: [Rung.ASK]},
+    )
+    result, _ = await run(o, plan)
+    await o.resolve(result.execution_id, "u", "abort")
+    record = await o.store.get_execution(result.execution_id)
+    assert record.status is ExecutionStatus.CANCELLED
+
+
+async def test_steps_writing_one_resource_never_overlap() -> None:
+    inside = 0
+    overlaps = 0
+
+    @agent(name="doc.edit", description="Edit a shared document.")
+    async def edit(n: int) -> int:
+        nonlocal inside, overlaps
+        inside += 1
+        overlaps += inside > 1
+        await anyio.sleep(0.01)
+        inside -= 1
+        return n
+
+    registry = AgentRegistry()
+    registry.register(edit)
+    o = build(registry, locks=ResourceLocks(MemoryLockStore(), poll_s=0.002))
+    plan = Plan(
+        steps=[
+            Step(id=f"e{i}", agent="doc.edit", inputs={"n": i}, resources=["file:report.md"])
+            for i in range(6)
+        ]
+    )
+    result, _ = await run(o, plan)
+    assert result.ok
+    assert overlaps == 0
+
+
+async def test_rate_limit_slots_wrap_agents_with_a_key() -> None:
+    calls: list[float] = []
+
+    @agent(name="api.call", description="Call a rate-limited API.", rate_limit_key="api")
+    async def call(n: int) -> int:
+        calls.append(anyio.current_time())
+        return n
+
+    registry = AgentRegistry()
+    registry.register(call)
+    limiter = RateLimiter({"api": RateLimit(requests=2, window_s=0.2, concurrent=1)})
+    o = build(registry, rate_limiter=limiter)
+    plan = Plan(steps=[Step(id=f"c{i}", agent="api.call", inputs={"n": i}) for i in range(4)])
+    result, _ = await run(o, plan)
+    assert result.ok
+    calls.sort()
+    assert calls[2] - calls[0] >= 0.19  # the third call waited for the window
+
+
+async def test_agents_share_context_and_messages_through_ctx() -> None:
+    @agent(name="ctx.put", description="Remember a value.")
+    async def put(ctx: AgentContext) -> int:
+        assert ctx.context is not None
+        assert ctx.messenger is not None
+        await ctx.context.set("city", "London")
+        await ctx.messenger.broadcast({"hello": "all"})
+        return 1
+
+    @agent(name="ctx.get", description="Read the value back.")
+    async def get(ctx: AgentContext, after: int) -> str:
+        assert ctx.context is not None
+        entry = await ctx.context.get("city")
+        assert entry is not None
+        return str(entry.value)
+
+    registry = AgentRegistry()
+    registry.register_all([put, get], source="test")
+    o = build(registry, context_store=MemoryContextStore(), message_store=MemoryMessageStore())
+    plan = Plan(
+        steps=[
+            Step(id="p", agent="ctx.put"),
+            Step(id="g", agent="ctx.get", inputs={"after": "${p.result}"}),
+        ]
+    )
+    result, events = await run(o, plan)
+    assert result.ok, result.errors
+    assert result.outputs["g"] == {"result": "London"}
+    messages = [e for e in events if e.kind == "message"]
+    assert len(messages) == 1
+    assert messages[0].body == {"hello": "all"}  # type: ignore[union-attr]
+    assert messages[0].step_id == "p"
+
+
+async def test_a_rate_limited_error_is_classified_and_retried() -> None:
+    attempts = 0
+
+    @agent(name="api.flaky", description="Says slow down once.")
+    async def flaky() -> int:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise RateLimitedError("slow down", retry_after=0.01)
+        return attempts
+
+    registry = AgentRegistry()
+    registry.register(flaky)
+    result, _ = await run(
+        build(registry), Plan(steps=[Step(id="f", agent="api.flaky", policy=NO_WAIT)])
+    )
+    assert result.ok
+    assert attempts == 2
