@@ -30,6 +30,13 @@ async def fail(message: str = "boom") -> str:
     raise AgentError(message)
 
 
+@agent(name="t.flaky", description="Fails retryably on its first attempt.")
+async def flaky(ctx: AgentContext) -> str:
+    if ctx.attempt == 1:
+        raise AgentError("the first try fails", retryable=True)
+    return "second try"
+
+
 @agent(name="t.send", description="Send a message (not idempotent).", idempotent=False)
 async def send(text: str) -> str:
     return "sent " + text

@@ -130,3 +130,19 @@ def test_compaction_keeps_show_and_explains_the_events(cli: Cli, write_plan: Wri
     events = cli("executions", "events", ex_id, "--json")
     assert json.loads(events.stdout) == []
     assert "4 event(s) folded into a snapshot" in events.stderr
+
+
+def test_show_lists_the_recovery_rungs_even_after_compaction(
+    cli: Cli, write_plan: WritePlan
+) -> None:
+    plan = write_plan(
+        "steps:\n  - id: f\n    agent: t.flaky\n"
+        "    policy: {retry: {max_attempts: 2, initial_delay_s: 0.01}}\n"
+    )
+    ex_id = cli.execution_id(cli("run", "--yes", "--plan", str(plan)).output)
+    shown = cli.json("executions", "show", ex_id, "--json")
+    assert shown["status"] == "succeeded"
+    assert [r["kind"] for r in shown["recovery"]] == ["step_retrying"]
+    assert "the first try fails" in cli("executions", "show", ex_id).output
+    assert cli("executions", "compact", ex_id).exit_code == 0
+    assert cli.json("executions", "show", ex_id, "--json") == shown

@@ -55,8 +55,31 @@ def executions_table(records: Sequence[ExecutionRecord]) -> Table:
     return table
 
 
-def execution_view(record: ExecutionRecord, steps: Sequence[StepRecord]) -> RenderableType:
-    """An execution's header and its step table."""
+def recovery_table(events: Sequence[StoredEvent]) -> Table:
+    """Every rung of the recovery ladder taken: retries, alternatives, questions to people."""
+    table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
+    for column in ("#", "step", "rung", "detail"):
+        table.add_column(column, no_wrap=column != "detail", overflow="fold")
+    for stored in events:
+        e = stored.event
+        rung = {"step_retrying": "retry", "step_in_doubt": "ask", "step_reset": "reset"}.get(
+            e.kind, str(getattr(e, "rung", ""))
+        )
+        table.add_row(
+            str(stored.seq),
+            getattr(e, "step_id", ""),
+            rung,
+            Text(clip(describe_event(e), 300)),
+        )
+    return table
+
+
+def execution_view(
+    record: ExecutionRecord,
+    steps: Sequence[StepRecord],
+    recovery: Sequence[StoredEvent] = (),
+) -> RenderableType:
+    """An execution's header, its step table, and the recovery rungs taken."""
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column(overflow="fold")
@@ -73,7 +96,10 @@ def execution_view(record: ExecutionRecord, steps: Sequence[StepRecord]) -> Rend
         head.add_row("cancel", Text("requested", style="magenta"))
     if record.error:
         head.add_row("error", Text(clip(record.error, 300), style="red"))
-    return Group(head, Text(), steps_table(steps))
+    parts: list[RenderableType] = [head, Text(), steps_table(steps)]
+    if recovery:
+        parts += [Text(), Text("recovery", style="bold"), recovery_table(recovery)]
+    return Group(*parts)
 
 
 def steps_table(steps: Sequence[StepRecord]) -> Table:

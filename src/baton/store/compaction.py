@@ -7,7 +7,29 @@ from collections.abc import Sequence
 from typing import Any
 
 from baton.errors import UsageError
+from baton.events import EVENT_ADAPTER
 from baton.store.records import ExecutionRecord, StepRecord, StoredEvent
+
+RECOVERY_KINDS = frozenset({"step_retrying", "step_recovery", "step_in_doubt", "step_reset"})
+"""Events that show the recovery ladder at work: kept in a compacted log's snapshot, since
+`baton executions show` lists them."""
+
+
+def recovery_events(events: Sequence[StoredEvent]) -> list[dict[str, Any]]:
+    """The recovery events of a log, as JSON data with their positions (for the snapshot)."""
+    return [
+        {"seq": e.seq, "event": EVENT_ADAPTER.dump_python(e.event, mode="json")}
+        for e in events
+        if e.event.kind in RECOVERY_KINDS
+    ]
+
+
+def recovery_from_snapshot(snapshot: dict[str, Any]) -> list[StoredEvent]:
+    """The recovery events kept in a compacted log's snapshot."""
+    return [
+        StoredEvent(seq=item["seq"], event=EVENT_ADAPTER.validate_python(item["event"]))
+        for item in snapshot.get("recovery", [])
+    ]
 
 
 def check_compactable(execution: ExecutionRecord) -> None:
@@ -38,4 +60,5 @@ def snapshot(
             for s in steps
         },
         "event_kinds": dict(Counter(e.event.kind for e in events)),
+        "recovery": recovery_events(events),
     }

@@ -14,6 +14,7 @@ from baton.cli.session import state_of
 from baton.cli.tables import events_table, execution_view, executions_table
 from baton.errors import UsageError
 from baton.events import ExecutionStatus, utcnow
+from baton.store.compaction import RECOVERY_KINDS, recovery_from_snapshot
 from baton.store.records import Checkpoint, ExecutionRecord, StepRecord, StoredEvent
 
 app = typer.Typer(help="Inspect executions.", no_args_is_help=True)
@@ -53,16 +54,30 @@ def show_execution(
     """An execution and its steps: status, attempts, duration, error."""
     state = state_of(ctx)
 
-    async def work(b: Baton) -> tuple[ExecutionRecord, list[StepRecord]]:
-        return await b.store.get_execution(execution_id), await b.store.get_steps(execution_id)
+    async def work(b: Baton) -> tuple[ExecutionRecord, list[StepRecord], list[StoredEvent]]:
+        checkpoint = await b.store.checkpoint(execution_id)
+        if checkpoint is not None:  # compacted: the snapshot kept the rungs
+            recovery = recovery_from_snapshot(checkpoint.snapshot)
+        else:
+            events = await b.store.events(execution_id)
+            recovery = [e for e in events if e.event.kind in RECOVERY_KINDS]
+        return (
+            await b.store.get_execution(execution_id),
+            await b.store.get_steps(execution_id),
+            recovery,
+        )
 
-    record, steps = state.with_baton(work)
+    record, steps, recovery = state.with_baton(work)
     if as_json:
         emit_json(
-            {**execution_json(record, with_plan=True), "steps": [step_json(s) for s in steps]}
+            {
+                **execution_json(record, with_plan=True),
+                "steps": [step_json(s) for s in steps],
+                "recovery": [event_json(e) for e in recovery],
+            }
         )
     else:
-        state.out.print(execution_view(record, steps))
+        state.out.print(execution_view(record, steps, recovery))
 
 
 @app.command("events")
