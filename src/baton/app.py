@@ -23,6 +23,7 @@ from baton.agents.discovery import DiscoveryReport, discover
 from baton.agents.protocol import Agent
 from baton.agents.registry import AgentRegistry
 from baton.core.executor import EventCallback, ExecutionResult, Executor, ExecutorOptions
+from baton.core.ladder import LadderPolicy
 from baton.core.lease import LeaseHeldError
 from baton.core.orchestrator import Orchestrator
 from baton.core.plan import Plan
@@ -31,9 +32,16 @@ from baton.core.validation import validate_plan
 from baton.events import RunEvent
 from baton.planning.offline import OfflinePlanner
 from baton.planning.protocol import Planner, PlanningContext
+from baton.safety.approvals import Approvals
+from baton.safety.locks import ResourceLocks
+from baton.safety.rate_limit import RateLimit, RateLimiter
 from baton.settings import Settings, load_settings
+from baton.store.approvals import ApprovalStore, MemoryApprovalStore
 from baton.store.calendar import CalendarStore, MemoryCalendarStore
+from baton.store.context import ContextStore, MemoryContextStore
+from baton.store.locks import LockStore, MemoryLockStore
 from baton.store.memory import MemoryExecutionStore
+from baton.store.messages import MemoryMessageStore, MessageStore
 from baton.store.protocol import ExecutionStore
 
 
@@ -53,6 +61,8 @@ class Baton:
     """Turns requests into plans."""
     orchestrator: Orchestrator
     """Creates, runs, resumes and cancels executions."""
+    approvals: Approvals
+    """Human approval gates: requests, decisions, expiry and one-time use."""
     discovery: DiscoveryReport = field(default_factory=DiscoveryReport)
     """What discovery found, and the plugins that failed to load."""
 
@@ -76,7 +86,9 @@ class Baton:
         """
         settings = settings or load_settings()
         async with AsyncExitStack() as stack:
-            store, calendar = await _open_stores(settings, in_memory, stack)
+            stores = await _open_stores(settings, in_memory, stack)
+            store, calendar = stores.executions, stores.calendar
+            approvals = Approvals.from_settings(stores.approvals, settings)
             registry = AgentRegistry()
             resources = AgentResources(
                 workspace=settings.workspace, calendar=calendar, timezone=settings.timezone
@@ -102,7 +114,15 @@ class Baton:
                 options=ExecutorOptions(
                     limits=ConcurrencyLimits(max_concurrency=settings.max_concurrency),
                     workspace=settings.workspace,
+                    rate_limiter=RateLimiter(
+                        {k: RateLimit(**v.model_dump()) for k, v in settings.rate_limits.items()}
+                    ),
+                    locks=ResourceLocks(stores.locks),
+                    context_store=stores.context,
+                    message_store=stores.messages,
+                    approvals=approvals,
                 ),
+                recovery=LadderPolicy(registry),
             )
             yield cls(
                 settings=settings,
@@ -111,6 +131,7 @@ class Baton:
                 calendar=calendar,
                 planner=OfflinePlanner(),
                 orchestrator=Orchestrator(registry, store, executor),
+                approvals=approvals,
                 discovery=report,
             )
 
@@ -200,14 +221,33 @@ class RunHandle:
     """Set when the run has finished."""
 
 
-async def _open_stores(
-    settings: Settings, in_memory: bool, stack: AsyncExitStack
-) -> tuple[ExecutionStore, CalendarStore]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Stores:
+    executions: ExecutionStore
+    calendar: CalendarStore
+    approvals: ApprovalStore
+    locks: LockStore
+    context: ContextStore
+    messages: MessageStore
+
+
+async def _open_stores(settings: Settings, in_memory: bool, stack: AsyncExitStack) -> _Stores:
     if in_memory:
-        return MemoryExecutionStore(), MemoryCalendarStore()
+        return _Stores(
+            executions=MemoryExecutionStore(),
+            calendar=MemoryCalendarStore(),
+            approvals=MemoryApprovalStore(),
+            locks=MemoryLockStore(),
+            context=MemoryContextStore(),
+            messages=MemoryMessageStore(),
+        )
+    from baton.store.sql.approvals import SqlApprovalStore
     from baton.store.sql.calendar import SqlCalendarStore
+    from baton.store.sql.context import SqlContextStore
     from baton.store.sql.database import open_database
     from baton.store.sql.execution_store import SqlExecutionStore
+    from baton.store.sql.locks import SqlLockStore
+    from baton.store.sql.messages import SqlMessageStore
     from baton.store.sql.schema import create_schema
 
     if settings.database_url is None:
@@ -217,4 +257,11 @@ async def _open_stores(
     )
     stack.push_async_callback(db.dispose)
     await create_schema(db)
-    return SqlExecutionStore(db), SqlCalendarStore(db)
+    return _Stores(
+        executions=SqlExecutionStore(db),
+        calendar=SqlCalendarStore(db),
+        approvals=SqlApprovalStore(db),
+        locks=SqlLockStore(db),
+        context=SqlContextStore(db),
+        messages=SqlMessageStore(db),
+    )

@@ -46,6 +46,8 @@ class StepStatus(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    AWAITING_APPROVAL = "awaiting_approval"
+    """It needs a person's approval before it runs (``baton approvals list``)."""
     IN_DOUBT = "in_doubt"
     """It was running when its process died and its agent is not idempotent: a person must
     decide whether it happened (``baton resolve``)."""
@@ -211,6 +213,19 @@ class StepRecovery(StepEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ApprovalRequested(StepEvent):
+    """The step waits for a person's approval (the seed's ``approval`` event)."""
+
+    kind: Literal["approval"] = "approval"
+    approval_id: str = ""
+    """Decide with ``baton approve ID`` or ``baton reject ID --reason ...``."""
+    reason: str = ""
+    """Why it needs approval."""
+    impact: dict[str, Any] = field(default_factory=dict[str, Any])
+    """What will change, for whom, and whether it can be undone."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StepReset(StepEvent):
     """The step goes back to pending (a person chose to retry it)."""
 
@@ -274,6 +289,7 @@ RunEvent = Annotated[
     | StepSkipped
     | StepCancelled
     | StepInDoubt
+    | ApprovalRequested
     | StepRecovery
     | StepReset
     | AgentMessageSent
@@ -300,6 +316,7 @@ TRANSITION_KINDS = frozenset(
         "step_cancelled",
         "step_in_doubt",
         "step_reset",
+        "approval",
     }
 )
 """Kinds that change an execution's or a step's state (persisted with the row they change)."""

@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     rate_limits: dict[str, RateLimitSetting] = Field(default_factory=dict[str, RateLimitSetting])
     """Quotas by rate-limit key, as JSON (``BATON_RATE_LIMITS``); a key without ``:`` (``http``)
     gives each ``http:<host>`` its own quota of that size. Unset keys are unlimited."""
+    approval_timeout_s: float = Field(default=3600.0, gt=0)
+    """How long an approval request waits for a person, and an approval for its use
+    (``BATON_APPROVAL_TIMEOUT_S``)."""
+    approval_default: Literal["reject", "approve"] = "reject"
+    """What happens to a request nobody decided in time (``BATON_APPROVAL_DEFAULT``)."""
+    approve_writes: bool = False
+    """Gate every ``write`` step, not only ``irreversible`` ones (``BATON_APPROVE_WRITES``)."""
+    approval_required: list[str] = Field(default_factory=list[str])
+    """Agent-name globs whose steps always need approval, as JSON (``BATON_APPROVAL_REQUIRED``,
+    e.g. ``'["notify.*", "calendar.create_event"]'``)."""
 
     @field_validator("timezone")
     @classmethod

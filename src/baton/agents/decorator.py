@@ -163,6 +163,7 @@ def agent(
     extract: InputExtractor | None = None,
     capability: str | None = None,
     recovery: Mapping[ErrorClass, Sequence[Rung]] | None = None,
+    untrusted_output: bool = False,
 ) -> Callable[[AgentFunction], FunctionAgent]:
     """Make an agent of an async function; see the module docstring for the rules.
 
@@ -178,6 +179,7 @@ def agent(
         extract: Reads this agent's inputs out of a sentence (for the offline planner).
         capability: Agents of the same capability stand in for each other on failure.
         recovery: This agent's recovery ladder per error class.
+        untrusted_output: Its output comes from outside (fetched text, payloads).
     """
 
     def wrap(fn: AgentFunction) -> FunctionAgent:
@@ -203,6 +205,7 @@ def agent(
             tags=tuple(tags),
             capability=capability,
             recovery={k: tuple(v) for k, v in recovery.items()} if recovery else None,
+            untrusted_output=untrusted_output,
         )
         return FunctionAgent(
             fn,

@@ -64,6 +64,9 @@ class AgentSpec:
     ladder's "alternative" rung); their input schemas must accept the same inputs."""
     recovery: Mapping[ErrorClass, tuple[Rung, ...]] | None = None
     """This agent's recovery ladder per error class (a plan or step may override it)."""
+    untrusted_output: bool = False
+    """Its output comes from outside (fetched text, webhook payloads): a write or
+    irreversible step fed from it needs a person's approval."""
 
 
 class EventSink(Protocol):

@@ -22,6 +22,7 @@ from baton.cli.render import STATUS_STYLE, clip, describe_event, fmt_duration, o
 from baton.core.graph import Dag
 from baton.core.plan import Plan
 from baton.events import (
+    ApprovalRequested,
     RunEvent,
     StepCancelled,
     StepFailed,
@@ -114,6 +115,9 @@ class RunTracker:
                 view.note = ""
             case StepInDoubt():
                 view.status, view.note = StepStatus.IN_DOUBT, event.reason
+            case ApprovalRequested():
+                view.status = StepStatus.AWAITING_APPROVAL
+                view.note = f"needs approval {event.approval_id}: {event.reason}"
             case StepReset():
                 view.status, view.note = StepStatus.PENDING, ""
             case StepProgress():

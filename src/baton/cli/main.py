@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from baton.cli.commands import agents, db, executions
+from baton.cli.commands import agents, approvals, db, executions
 from baton.cli.commands.plan import plan
 from baton.cli.commands.recovery import recover, resolve, resume
 from baton.cli.commands.run import run
@@ -29,9 +29,12 @@ app.command()(executions.cancel)
 app.command()(resume)
 app.command()(resolve)
 app.command()(recover)
+app.command()(approvals.approve)
+app.command()(approvals.reject)
 app.add_typer(executions.app, name="executions")
 app.add_typer(agents.app, name="agents")
 app.add_typer(db.app, name="db")
+app.add_typer(approvals.app, name="approvals")
 
 
 def _version() -> str:

@@ -16,6 +16,7 @@ from baton.core.executor import ExecutionResult
 from baton.core.graph import Dag
 from baton.core.plan import Plan, Step
 from baton.events import (
+    ApprovalRequested,
     ExecutionFinished,
     ExecutionStarted,
     ExecutionStatus,
@@ -52,6 +53,7 @@ STATUS_STYLE: Mapping[StepStatus, tuple[str, str]] = {
     StepStatus.SKIPPED: ("↷", "dim"),
     StepStatus.CANCELLED: ("■", "magenta"),
     StepStatus.IN_DOUBT: ("?", "bold yellow"),
+    StepStatus.AWAITING_APPROVAL: ("⏸", "bold cyan"),
 }
 """Icon and style of each step status."""
 
@@ -231,6 +233,7 @@ _DESCRIBE: dict[type, _Describer] = {
     StepFailed: lambda e: f"after {e.attempts} attempt(s): {e.error}",
     StepSkipped: lambda e: e.reason,
     StepInDoubt: lambda e: e.reason,
+    ApprovalRequested: lambda e: f"approval {e.approval_id} needed: {e.reason}",
     StepRecovery: lambda e: f"{e.rung} after a {e.error_class} error of {e.agent}: {e.detail}",
     StepReset: lambda e: e.reason,
     ExecutionWaiting: lambda e: e.reason,

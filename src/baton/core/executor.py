@@ -51,6 +51,7 @@ from baton.errors import (
 )
 from baton.events import (
     AgentMessageSent,
+    ApprovalRequested,
     ExecutionFinished,
     ExecutionStarted,
     ExecutionStatus,
@@ -67,6 +68,13 @@ from baton.events import (
     StepSucceeded,
 )
 from baton.ids import idempotency_key
+from baton.safety.approvals import (
+    ApprovalError,
+    ApprovalExpiredError,
+    ApprovalRejectedError,
+    hash_inputs,
+    hash_plan,
+)
 from baton.store.messages import Message as StoredMessage
 from baton.store.protocol import ExecutionStore
 from baton.store.records import StepRecord
@@ -171,6 +179,9 @@ class _Run:
         self.tried: dict[str, list[str]] = {s.id: [s.agent] for s in plan.steps}
         self.agent_attempts: dict[str, int] = dict.fromkeys(self.steps, 0)
         self.cancel_requested = False
+        self.plan_hash = hash_plan(plan.model_dump(mode="json"))
+        self.tainted = self._tainted_steps()
+        self.approved_inputs: dict[str, dict[str, Any]] = {}
         opts = executor.options
         self.context = (
             SharedContext(
@@ -267,9 +278,14 @@ class _Run:
         if self.cancel_requested:
             await self._record_cancelled()
             return self._result(ExecutionStatus.CANCELLED, took)
-        doubtful = self.state.in_doubt()
-        if doubtful:
-            reason = "waiting for a decision on step(s) in doubt: " + ", ".join(doubtful)
+        doubtful, gated = self.state.in_doubt(), self.state.awaiting_approval()
+        if doubtful or gated:
+            waits: list[str] = []
+            if doubtful:
+                waits.append("a decision on step(s) in doubt: " + ", ".join(doubtful))
+            if gated:
+                waits.append("approval of step(s): " + ", ".join(gated))
+            reason = "waiting for " + "; and ".join(waits)
             await self._commit([ExecutionWaiting(execution_id=self.id, reason=reason)])
             return self._result(ExecutionStatus.WAITING, took)
         status = self._final_status()
@@ -299,6 +315,8 @@ class _Run:
             events.append(StepSkipped(execution_id=self.id, step_id=sid, reason=self.errors[sid]))
         while True:
             launch = self.state.take_ready()
+            if self.ex.options.approvals is not None and launch:
+                launch = await self._through_gates(launch, events)
             for sid in launch:
                 self.agent_attempts[sid] += 1
                 started = StepStarted(
@@ -404,16 +422,90 @@ class _Run:
             )
             tg.start_soon(self._retry_after, sid, decision.delay_s)
             return
-        self.errors[sid] = text
         if len(self.tried[sid]) > 1:  # the ladder went past the plan's agent: say how it ended
             events.append(recovery(rung="fail", detail=text))
+        self._fail_step(sid, error, events)
+
+    def _tainted_steps(self) -> set[str]:
+        """Steps whose inputs carry data from outside.
+
+        That is data from an agent with untrusted output, directly or through other steps.
+        """
+        tainted: set[str] = set()
+        for sid in self.state.dag.topological():
+            for ref in self.steps[sid].references():
+                source = ref.step_id
+                if source in tainted or self.agents[source].spec.untrusted_output:
+                    tainted.add(sid)
+                    break
+        return tainted
+
+    async def _through_gates(self, launch: list[str], events: list[RunEvent]) -> list[str]:
+        """Hold back the steps that need a person's approval and do not have it yet."""
+        approvals = self.ex.options.approvals
+        assert approvals is not None
+        cleared: list[str] = []
+        for sid in launch:
+            step, spec = self.steps[sid], self.agents[sid].spec
+            reason = approvals.policy.reason_for(
+                step_critical=step.policy.critical,
+                risk=spec.risk.value,
+                agent=spec.name,
+                tainted=sid in self.tainted,
+            )
+            if reason is None:
+                cleared.append(sid)
+                continue
+            try:
+                inputs = resolve_inputs(step.inputs, self.outputs)
+            except AgentInputError:
+                cleared.append(sid)  # it fails when it runs, with the reason
+                continue
+            try:
+                approval = await approvals.consume(
+                    self.id, sid, self.plan_hash, hash_inputs(inputs)
+                )
+            except (ApprovalRejectedError, ApprovalExpiredError) as exc:
+                self._fail_step(sid, exc, events)
+                continue
+            except ApprovalError:
+                # None yet, still pending, used up, or for other inputs or another plan:
+                # ask (again) for these inputs, and wait.
+                request = await approvals.request(
+                    execution_id=self.id,
+                    step_id=sid,
+                    agent=spec,
+                    inputs=inputs,
+                    plan_hash=self.plan_hash,
+                    reason=reason,
+                    workspace_id=self.ex.options.workspace_id,
+                )
+                self.state.await_approval(sid)
+                events.append(
+                    ApprovalRequested(
+                        execution_id=self.id,
+                        step_id=sid,
+                        approval_id=request.id,
+                        reason=reason,
+                        impact=dict(request.impact),
+                    )
+                )
+                continue
+            self.approved_inputs[sid] = dict(approval.run_inputs)
+            cleared.append(sid)
+        return cleared
+
+    def _fail_step(self, sid: str, error: BaseException, events: list[RunEvent]) -> None:
+        """Fail a step for good and skip what depends on it."""
+        text = _describe(error)
+        self.errors[sid] = text
         events.append(
             StepFailed(
                 execution_id=self.id,
                 step_id=sid,
                 error=text,
                 error_type=type(error).__name__,
-                attempts=attempt,
+                attempts=self.state.attempt[sid],
                 started_at=self.started_at.get(sid),
             )
         )
@@ -494,8 +586,10 @@ class _Run:
 
     async def _call_agent(self, step: Step, agent: Agent, attempt: int) -> dict[str, Any]:
         spec = agent.spec
+        approved = self.approved_inputs.pop(step.id, None)
+        raw = approved if approved is not None else resolve_inputs(step.inputs, self.outputs)
         try:
-            inputs = spec.input_model.model_validate(resolve_inputs(step.inputs, self.outputs))
+            inputs = spec.input_model.model_validate(raw)
         except ValidationError as exc:
             raise AgentInputError(
                 f"inputs of step {step.id!r} do not fit agent {spec.name!r}: "

@@ -146,6 +146,15 @@ class RunState:
         self._backing_off -= 1
         self._push(sid)
 
+    def await_approval(self, sid: str) -> None:
+        """`sid` waits for a person's approval: free its slot; its dependents wait."""
+        self._release(sid)
+        self.status[sid] = StepStatus.AWAITING_APPROVAL
+
+    def awaiting_approval(self) -> list[str]:
+        """Steps waiting for an approval."""
+        return [s for s, st in self.status.items() if st is StepStatus.AWAITING_APPROVAL]
+
     def put_in_doubt(self, sid: str) -> None:
         """`sid` stopped for a person's decision: free its slot; its dependents wait."""
         self._release(sid)

@@ -10,6 +10,7 @@ from typing import Any
 from baton.core.lease import new_owner_id
 from baton.core.run_state import ConcurrencyLimits
 from baton.events import ExecutionStatus, RunEvent, StepStatus
+from baton.safety.approvals import Approvals
 from baton.safety.locks import ResourceLocks
 from baton.safety.rate_limit import RateLimiter
 from baton.store.context import ContextStore
@@ -68,3 +69,5 @@ class ExecutorOptions:
     """Backs each step's ``ctx.messenger``."""
     workspace_id: str = "default"
     """Tenant of the executions (scopes the shared context)."""
+    approvals: Approvals | None = None
+    """Approval gates: steps the policy selects wait for a person (None: no gates)."""

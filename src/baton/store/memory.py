@@ -190,7 +190,8 @@ class MemoryExecutionStore:
             return True
         # Waiting, but every doubt has been decided: ready to go on.
         return execution.status is ExecutionStatus.WAITING and not any(
-            s["status"] is StepStatus.IN_DOUBT for s in self._steps[execution.id].values()
+            s["status"] in (StepStatus.IN_DOUBT, StepStatus.AWAITING_APPROVAL)
+            for s in self._steps[execution.id].values()
         )
 
     async def request_cancel(self, execution_id: str) -> ExecutionRecord:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from baton.events import (
+    ApprovalRequested,
     ExecutionFinished,
     ExecutionStarted,
     ExecutionStatus,
@@ -69,6 +70,8 @@ def step_update(event: RunEvent) -> dict[str, Any] | None:
             return {"status": StepStatus.CANCELLED, "finished_at": event.at}
         case StepInDoubt():
             return {"status": StepStatus.IN_DOUBT, "error": event.reason}
+        case ApprovalRequested():
+            return {"status": StepStatus.AWAITING_APPROVAL, "error": None}
         case StepReset():
             return {
                 "status": StepStatus.PENDING,

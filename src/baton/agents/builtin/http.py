@@ -327,6 +327,7 @@ def agents(resources: AgentResources) -> list[Agent]:
         ),
         tags=_TAGS,
         extract=extract_get,
+        untrusted_output=True,  # fetched text: what it says is not ours to trust
     )
     async def get(inputs: HttpGetInput, ctx: AgentContext) -> HttpResponse:
         request = HttpRequestInput.model_validate(inputs.model_dump())
@@ -341,6 +342,7 @@ def agents(resources: AgentResources) -> list[Agent]:
         risk=Risk.WRITE,
         idempotent=False,
         rate_limit_key="http",
+        untrusted_output=True,
         examples=(
             'post {"name": "widget"} to https://api.example.com/items',
             "send the result to https://hooks.example.com/ingest",

@@ -30,7 +30,7 @@ def resume(
     """
     state = state_of(ctx)
     try:
-        result = state.with_baton(lambda b: _resume(b, execution_id, state))
+        result = state.with_baton(lambda b: resume_execution(b, execution_id, state))
     except KeyboardInterrupt:
         state.out.print(Text(f"cancelled; state saved, execution {execution_id}", "magenta"))
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -38,7 +38,8 @@ def resume(
         raise typer.Exit(EXIT_FAILED)
 
 
-async def _resume(baton: Baton, execution_id: str, state: CliState) -> ExecutionResult:
+async def resume_execution(baton: Baton, execution_id: str, state: CliState) -> ExecutionResult:
+    """Continue an execution with the live view, then show the result."""
     record = await baton.store.get_execution(execution_id)
     plan = Plan.model_validate(record.plan)
     known = {s.step_id: s.status for s in await baton.store.get_steps(execution_id)}
@@ -86,7 +87,7 @@ def resolve(
         state.note(f"recorded: {decision} for step {step_id!r}")
         if no_resume or decision == "abort":
             return None
-        return await _resume(baton, execution_id, state)
+        return await resume_execution(baton, execution_id, state)
 
     result = state.with_baton(work)
     if result is not None and not result.ok:

@@ -270,7 +270,9 @@ class SqlExecutionStore:
                         c.status == ExecutionStatus.WAITING.value,
                         ~exists().where(
                             execution_steps.c.execution_id == c.id,
-                            execution_steps.c.status == StepStatus.IN_DOUBT.value,
+                            execution_steps.c.status.in_(
+                                [StepStatus.IN_DOUBT.value, StepStatus.AWAITING_APPROVAL.value]
+                            ),
                         ),
                     ),
                 )

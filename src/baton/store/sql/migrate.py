@@ -47,6 +47,7 @@ TABLE_MODULES = (
     "baton.store.sql.locks",
     "baton.store.sql.context",
     "baton.store.sql.messages",
+    "baton.store.sql.approvals",
 )
 """Modules that define tables on the shared metadata."""
 
