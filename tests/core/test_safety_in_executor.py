@@ -271,3 +271,30 @@ async def test_an_approval_cannot_be_replayed_for_a_rerun() -> None:
     # The same plan again is a new execution: the used approval does not carry over.
     second, _ = await run(o, plan)
     assert second.status is ExecutionStatus.WAITING
+
+
+async def test_a_step_holding_locks_gets_a_fence_that_sees_a_lost_lease() -> None:
+    seen: dict[str, bool] = {}
+    lock_store = MemoryLockStore()
+
+    @agent(name="doc.check", description="Look at its own locks.")
+    async def check(ctx: AgentContext) -> int:
+        assert ctx.fence is not None
+        seen["covers"] = ctx.fence.covers("file:report.md")
+        seen["other"] = ctx.fence.covers("file:other.md")
+        seen["held"] = await ctx.fence.still_held("file:report.md")
+        # Another process takes the lock over (as after this holder's lease ran out).
+        holder = await lock_store.holder("file:report.md")
+        assert holder is not None
+        await lock_store.release(holder)
+        await lock_store.acquire("file:report.md", "someone-else", 30)
+        seen["after_takeover"] = await ctx.fence.still_held("file:report.md")
+        return 1
+
+    registry = AgentRegistry()
+    registry.register(check)
+    o = build(registry, locks=ResourceLocks(lock_store))
+    plan = Plan(steps=[Step(id="c", agent="doc.check", resources=["file:report.md"])])
+    result, _ = await run(o, plan)
+    assert result.ok, result.errors
+    assert seen == {"covers": True, "other": False, "held": True, "after_takeover": False}

@@ -96,6 +96,22 @@ class _NullSink:
         pass
 
 
+class Fence(Protocol):
+    """The resource locks a step holds, to check just before writing a protected resource.
+
+    A holder paused past its lease (a long GC, a frozen VM) may have lost its lock to another
+    step; checking the fencing token right before the write stops it from writing then.
+    """
+
+    def covers(self, resource: str) -> bool:
+        """Whether this step holds a lock on `resource` (``file:reports/q3.md``)."""
+        ...
+
+    async def still_held(self, resource: str) -> bool:
+        """Whether this step's token is still the current one for `resource`."""
+        ...
+
+
 @dataclass(slots=True, kw_only=True)
 class AgentContext:
     """What an agent is given besides its inputs, for one attempt of one step."""
@@ -118,6 +134,8 @@ class AgentContext:
     """The execution's shared key-value context (None when no store is configured)."""
     messenger: Messenger | None = None
     """Messages to other agents of the execution (None when no store is configured)."""
+    fence: Fence | None = None
+    """The step's resource locks, when it declared resources."""
 
     def log(self, message: str, level: LogLevel = "info") -> None:
         """Emit a log line for this step."""

@@ -75,6 +75,7 @@ from baton.safety.approvals import (
     hash_inputs,
     hash_plan,
 )
+from baton.safety.locks import ResourceLocks
 from baton.store.messages import Message as StoredMessage
 from baton.store.protocol import ExecutionStore
 from baton.store.records import StepRecord
@@ -609,7 +610,8 @@ class _Run:
         )
         if opts.locks is not None and step.resources:
             owner = f"{self.id}:{step.id}:{attempt}"  # unique per attempt, as the locks need
-            async with opts.locks.hold(step.resources, owner):
+            async with opts.locks.hold(step.resources, owner) as held:
+                ctx.fence = _HeldFence(opts.locks, held.tokens)
                 return await self._guarded_run(agent, inputs, ctx)
         return await self._guarded_run(agent, inputs, ctx)
 
@@ -705,6 +707,20 @@ async def _receive(stream: MemoryObjectReceiveStream[_T]) -> _T:
         return stream.receive_nowait()
     except anyio.WouldBlock:
         return await stream.receive()
+
+
+class _HeldFence:
+    """`Fence` over the locks a step's attempt holds."""
+
+    def __init__(self, locks: ResourceLocks, tokens: Mapping[str, int]) -> None:
+        self._locks = locks
+        self._tokens = tokens
+
+    def covers(self, resource: str) -> bool:
+        return resource in self._tokens
+
+    async def still_held(self, resource: str) -> bool:
+        return await self._locks.still_held(resource, self._tokens[resource])
 
 
 def _is_store_failure(exc: BaseException) -> bool:

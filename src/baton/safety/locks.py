@@ -119,6 +119,10 @@ class ResourceLocks:
         self._max_poll_s = max_poll_s
         self._release_timeout_s = release_timeout_s
 
+    async def still_held(self, resource: str, token: int) -> bool:
+        """Whether `token` is still the current, unexpired token of `resource`."""
+        return await self._store.check_fence(resource, token)
+
     @asynccontextmanager
     async def hold(
         self,

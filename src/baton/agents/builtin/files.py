@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import re
 from fnmatch import fnmatchcase
 from functools import partial
@@ -347,6 +348,14 @@ def agents(resources: AgentResources) -> list[Agent]:
         extract=extract_write,
     )
     async def write(inputs: WriteInput, ctx: AgentContext) -> WriteOutput:
+        resource = "file:" + posixpath.normpath(inputs.path)
+        fence = ctx.fence
+        # Fencing: a step that lost its lock (paused past its lease) must not write.
+        if fence is not None and fence.covers(resource) and not await fence.still_held(resource):
+            raise AgentError(
+                f"lost the lock on {resource} before writing; another step holds it now",
+                retryable=True,
+            )
         try:
             result = await to_thread.run_sync(partial(_write, root, inputs, ctx.idempotency_key))
         except OSError as exc:  # disk full, permissions: worth reporting, not retrying blindly
