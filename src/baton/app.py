@@ -43,6 +43,7 @@ from baton.store.locks import LockStore, MemoryLockStore
 from baton.store.memory import MemoryExecutionStore
 from baton.store.messages import MemoryMessageStore, MessageStore
 from baton.store.protocol import ExecutionStore
+from baton.store.rate_limits import AdmissionStore
 
 
 @dataclass(slots=True, kw_only=True)
@@ -115,7 +116,8 @@ class Baton:
                     limits=ConcurrencyLimits(max_concurrency=settings.max_concurrency),
                     workspace=settings.workspace,
                     rate_limiter=RateLimiter(
-                        {k: RateLimit(**v.model_dump()) for k, v in settings.rate_limits.items()}
+                        {k: RateLimit(**v.model_dump()) for k, v in settings.rate_limits.items()},
+                        admissions=stores.admissions,
                     ),
                     locks=ResourceLocks(stores.locks),
                     context_store=stores.context,
@@ -229,6 +231,8 @@ class _Stores:
     locks: LockStore
     context: ContextStore
     messages: MessageStore
+    admissions: AdmissionStore | None
+    """Rate-limit quotas shared through the database; None keeps them in this process."""
 
 
 async def _open_stores(settings: Settings, in_memory: bool, stack: AsyncExitStack) -> _Stores:
@@ -240,6 +244,7 @@ async def _open_stores(settings: Settings, in_memory: bool, stack: AsyncExitStac
             locks=MemoryLockStore(),
             context=MemoryContextStore(),
             messages=MemoryMessageStore(),
+            admissions=None,
         )
     from baton.store.sql.approvals import SqlApprovalStore
     from baton.store.sql.calendar import SqlCalendarStore
@@ -248,6 +253,7 @@ async def _open_stores(settings: Settings, in_memory: bool, stack: AsyncExitStac
     from baton.store.sql.execution_store import SqlExecutionStore
     from baton.store.sql.locks import SqlLockStore
     from baton.store.sql.messages import SqlMessageStore
+    from baton.store.sql.rate_limits import SqlAdmissionStore
     from baton.store.sql.schema import create_schema
 
     if settings.database_url is None:
@@ -264,4 +270,5 @@ async def _open_stores(settings: Settings, in_memory: bool, stack: AsyncExitStac
         locks=SqlLockStore(db),
         context=SqlContextStore(db),
         messages=SqlMessageStore(db),
+        admissions=SqlAdmissionStore(db),
     )

@@ -6,15 +6,20 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import anyio
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from baton.errors import ConfigError, RateLimitedError
+from baton.errors import ConfigError, RateLimitedError, UsageError
 from baton.safety.rate_limit import RateLimit, RateLimiter
 from baton.settings import Settings
+from baton.store.rate_limits import MemoryAdmissionStore
+from baton.store.sql.database import open_database, sqlite_url
+from baton.store.sql.rate_limits import SqlAdmissionStore
+from baton.store.sql.schema import create_schema
 
 pytestmark = pytest.mark.anyio
 
@@ -332,3 +337,77 @@ async def test_admissions_never_exceed_the_quota_in_any_window(
     assert admitted  # the first arrival always gets in
     assert _max_in_any_window(admitted, window - _CLOCK_SLACK) <= requests
     assert peak <= (concurrent or len(arrivals))
+
+
+async def test_an_admission_store_keeps_the_quota_and_the_fifo_pace() -> None:
+    window = 0.1
+    limiter = RateLimiter(
+        {"k": RateLimit(requests=2, window_s=window)}, admissions=MemoryAdmissionStore()
+    )
+    admitted: list[tuple[int, float]] = []
+
+    async def call(i: int) -> None:
+        async with limiter.slot("k"):
+            admitted.append((i, time.time()))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(6):
+            tg.start_soon(call, i)
+            await _settle()
+    assert [i for i, _ in admitted] == list(range(6))
+    times = [t for _, t in admitted]
+    assert times[-1] - times[0] >= 2 * window - _CLOCK_SLACK
+    assert _max_in_any_window(times, window - _CLOCK_SLACK) <= 2
+
+
+async def test_an_admission_store_refusal_says_when_the_window_frees() -> None:
+    limiter = RateLimiter(
+        {"k": RateLimit(requests=1, window_s=0.3, max_wait_s=0.05)},
+        admissions=MemoryAdmissionStore(),
+    )
+    async with limiter.slot("k"):
+        pass
+    with pytest.raises(RateLimitedError) as caught:
+        async with limiter.slot("k"):
+            pytest.fail("admitted over quota")
+    retry_after = caught.value.retry_after
+    assert retry_after is not None
+    assert 0.15 < retry_after <= 0.3
+
+
+def test_an_admission_store_and_a_storage_uri_exclude_each_other() -> None:
+    with pytest.raises(UsageError, match="not both"):
+        RateLimiter(
+            {"k": RateLimit(requests=1)},
+            storage_uri="async+redis://localhost:6379",
+            admissions=MemoryAdmissionStore(),
+        )
+
+
+async def test_two_processes_sharing_a_database_share_the_quota(tmp_path: Path) -> None:
+    """Two limiters on two connections to one SQLite file: two processes on one database."""
+    url = sqlite_url(tmp_path / "baton.db")
+    dbs = [open_database(url), open_database(url)]
+    await create_schema(dbs[0])
+    limit = RateLimit(requests=3, window_s=60, max_wait_s=0.2)
+    limiters = [RateLimiter({"http": limit}, admissions=SqlAdmissionStore(db)) for db in dbs]
+    admitted: list[int] = []
+    refused: list[float | None] = []
+
+    async def call(p: int) -> None:
+        try:
+            async with limiters[p].slot("http:api.example.com"):
+                admitted.append(p)
+        except RateLimitedError as exc:
+            refused.append(exc.retry_after)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for i in range(10):
+                tg.start_soon(call, i % 2)
+    finally:
+        for db in dbs:
+            await db.dispose()
+    assert len(admitted) == 3
+    assert len(refused) == 7
+    assert all(r is not None and 0 < r <= 60 for r in refused)

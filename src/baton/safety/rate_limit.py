@@ -1,13 +1,16 @@
 """Rate limits (seed layer 6): per-integration quotas shared by every execution in a process.
 
+With PostgreSQL (or a SQLite file) or Redis configured, the quotas hold across processes too.
+
 The executor wraps each agent call in ``async with limiter.slot(spec.rate_limit_key):``. A key
 may carry two limits, both enforced before the call is admitted:
 
-* a **quota** of `RateLimit.requests` per `RateLimit.window_s`, kept by the `limits` library's
-  *moving window* strategy: a log of admission times, so over **any** interval of ``window_s``
-  at most ``requests`` calls are admitted. A burst of up to ``requests`` calls is allowed after
-  an idle window and never more; ``limits`` has no token bucket, its fixed window lets twice the
-  quota through around a window boundary, and its sliding-window counter is an approximation.
+* a **quota** of `RateLimit.requests` per `RateLimit.window_s`, kept as a *moving window*: a
+  log of admission times, so over **any** interval of ``window_s`` at most ``requests`` calls
+  are admitted. The log is the `limits` library's moving window strategy, or an
+  `AdmissionStore` (see below). A burst of up to ``requests`` calls is allowed after an idle
+  window and never more; ``limits`` has no token bucket, its fixed window lets twice the quota
+  through around a window boundary, and its sliding-window counter is an approximation.
 * a **concurrency cap** of `RateLimit.concurrent` calls in flight at once.
 
 A call over either limit waits in a FIFO queue of its key: only the head of the queue tries to
@@ -16,12 +19,15 @@ come, first served and waiting costs no polling herd. A call that would wait lon
 `RateLimit.max_wait_s` fails with `RateLimitedError`, whose ``retry_after`` says when the window
 next admits a call; the recovery ladder retries it.
 
-Across processes: the quota lives in a ``limits`` storage chosen by URI. The default,
-``async+memory://``, is per process. A shared storage such as Redis (``async+redis://host``,
-with the ``coredis`` client installed) or MongoDB makes the quota hold across processes;
-PostgreSQL is not a ``limits`` backend, and memcached lacks the moving window. The FIFO queue
-and the concurrency cap stay per process: processes sharing a quota compete for it without a
-common queue. ``limits`` reads the wall clock itself, so tests use short windows.
+Across processes: by default the quota lives in a ``limits`` storage chosen by URI. The
+default, ``async+memory://``, is per process. A shared storage such as Redis
+(``async+redis://host``, with the ``coredis`` client installed) or MongoDB makes the quota hold
+across processes; memcached lacks the moving window. PostgreSQL is not a ``limits`` backend:
+given an `AdmissionStore` (`baton.store.sql.rate_limits.SqlAdmissionStore`, which the engine
+uses whenever its state is in SQLite or PostgreSQL), the quota is that store's admission log
+instead, shared by every process on the database, whose clocks must then agree (NTP). The FIFO
+queue and the concurrency cap stay per process: processes sharing a quota compete for it
+without a common queue. Both logs read the wall clock, so tests use short windows.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import anyio
@@ -41,7 +48,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import ConfigurationError
 from limits.storage import storage_from_string
 
-from baton.errors import ConfigError, RateLimitedError
+from baton.errors import ConfigError, RateLimitedError, UsageError
+from baton.store.rate_limits import AdmissionStore
 
 __all__ = ["MEMORY_STORAGE", "RateLimit", "RateLimiter"]
 
@@ -115,6 +123,9 @@ class _KeyState:
     quota: _Quota | None
     queue: deque[_Waiter] = field(default_factory=deque[_Waiter])
     in_flight: int = 0
+    quota_free_at: float | None = None
+    """With an `AdmissionStore`: when (``anyio.current_time()``) its last refusal said the
+    window frees a slot; None after an admission."""
 
     def has_free_slot(self) -> bool:
         return self.limit.concurrent is None or self.in_flight < self.limit.concurrent
@@ -134,16 +145,30 @@ class RateLimiter:
         storage_uri: Where quotas are kept (a ``limits`` async storage URI). The default is
             this process's memory; use e.g. ``async+redis://host:6379`` to share quotas
             between processes.
+        admissions: Keep quotas in this admission log instead of a ``limits`` storage (e.g.
+            `baton.store.sql.rate_limits.SqlAdmissionStore`, shared through the database).
 
     Raises:
         ConfigError: the storage URI is unknown, not async, lacks a moving window, or is
             shared while a window is not a whole number of seconds.
+        UsageError: both `admissions` and a `storage_uri` were given.
     """
 
     def __init__(
-        self, limits: Mapping[str, RateLimit], *, storage_uri: str = MEMORY_STORAGE
+        self,
+        limits: Mapping[str, RateLimit],
+        *,
+        storage_uri: str = MEMORY_STORAGE,
+        admissions: AdmissionStore | None = None,
     ) -> None:
         self._limits = dict(limits)
+        self._admissions = admissions
+        self._strategy: MovingWindowRateLimiter | None = None
+        self._states: dict[str, _KeyState] = {}
+        if admissions is not None:
+            if storage_uri != MEMORY_STORAGE:
+                raise UsageError("give a rate limiter admissions or a storage_uri, not both")
+            return
         if urlsplit(storage_uri).scheme != "async+memory":
             fractional = sorted(k for k, v in self._limits.items() if v.window_s % 1)
             if fractional:
@@ -152,7 +177,6 @@ class RateLimiter:
                     hint="shared rate-limit storages keep windows in whole seconds",
                 )
         self._strategy = MovingWindowRateLimiter(_open_storage(storage_uri))
-        self._states: dict[str, _KeyState] = {}
 
     def limit_for(self, key: str) -> RateLimit | None:
         """The limit that applies to `key`, if any."""
@@ -221,6 +245,21 @@ class RateLimiter:
         """Spend one unit of quota: 0 when admitted, else seconds until the window frees one."""
         if state.quota is None:
             return 0.0
+        if self._admissions is not None:
+            assert state.limit.requests is not None
+            wait_s: float | None = None
+            # Shielded: a cancellation after the store logged the admission would spend it unused.
+            with anyio.CancelScope(shield=True):
+                wait_s = await self._admissions.try_admit(
+                    state.key, state.limit.requests, state.limit.window_s, datetime.now(UTC)
+                )
+            if wait_s is None:
+                state.quota_free_at = None
+                return 0.0
+            wait_s = max(wait_s, _MIN_SLEEP)
+            state.quota_free_at = anyio.current_time() + wait_s
+            return wait_s
+        assert self._strategy is not None
         # Shielded: a cancellation after the storage counted the hit would spend it unused.
         with anyio.CancelScope(shield=True):
             if await self._strategy.hit(state.quota, state.key):
@@ -230,7 +269,14 @@ class RateLimiter:
 
     async def _refusal(self, state: _KeyState) -> RateLimitedError:
         limit = state.limit
-        if state.quota is not None:
+        if state.quota is not None and self._strategy is None:
+            now = anyio.current_time()
+            if state.quota_free_at is not None and state.quota_free_at > now:
+                retry_after = state.quota_free_at - now  # the store's last word: window full
+            else:  # held up by the concurrency cap or callers ahead: one call's share
+                retry_after = limit.window_s / state.quota.amount
+        elif state.quota is not None:
+            assert self._strategy is not None
             stats = await self._strategy.get_window_stats(state.quota, state.key)
             if stats.remaining <= 0:
                 retry_after = stats.reset_time - time.time()
