@@ -25,6 +25,7 @@ from baton.agents.protocol import Agent, AgentContext
 from baton.agents.registry import AgentRegistry
 from baton.comms.context import SharedContext
 from baton.comms.messenger import MessageHub
+from baton.core.gates import Cleared, Refused, StepGates
 from baton.core.ladder import classify
 from baton.core.lease import Lease
 from baton.core.plan import Plan, Step
@@ -68,13 +69,6 @@ from baton.events import (
     StepSucceeded,
 )
 from baton.ids import idempotency_key
-from baton.safety.approvals import (
-    ApprovalError,
-    ApprovalExpiredError,
-    ApprovalRejectedError,
-    hash_inputs,
-    hash_plan,
-)
 from baton.safety.locks import ResourceLocks
 from baton.store.messages import Message as StoredMessage
 from baton.store.protocol import ExecutionStore
@@ -180,10 +174,20 @@ class _Run:
         self.tried: dict[str, list[str]] = {s.id: [s.agent] for s in plan.steps}
         self.agent_attempts: dict[str, int] = dict.fromkeys(self.steps, 0)
         self.cancel_requested = False
-        self.plan_hash = hash_plan(plan.model_dump(mode="json"))
-        self.tainted = self._tainted_steps()
-        self.approved_inputs: dict[str, dict[str, Any]] = {}
         opts = executor.options
+        self.gates = (
+            StepGates(
+                opts.approvals,
+                plan,
+                self.agents,
+                self.state.dag.topological(),
+                execution_id=execution_id,
+                workspace_id=opts.workspace_id,
+            )
+            if opts.approvals is not None
+            else None
+        )
+        self.approved_inputs: dict[str, dict[str, Any]] = {}
         self.context = (
             SharedContext(
                 opts.context_store, workspace_id=opts.workspace_id, execution_id=execution_id
@@ -316,7 +320,7 @@ class _Run:
             events.append(StepSkipped(execution_id=self.id, step_id=sid, reason=self.errors[sid]))
         while True:
             launch = self.state.take_ready()
-            if self.ex.options.approvals is not None and launch:
+            if self.gates is not None and launch:
                 launch = await self._through_gates(launch, events)
             for sid in launch:
                 self.agent_attempts[sid] += 1
@@ -427,73 +431,29 @@ class _Run:
             events.append(recovery(rung="fail", detail=text))
         self._fail_step(sid, error, events)
 
-    def _tainted_steps(self) -> set[str]:
-        """Steps whose inputs carry data from outside.
-
-        That is data from an agent with untrusted output, directly or through other steps.
-        """
-        tainted: set[str] = set()
-        for sid in self.state.dag.topological():
-            for ref in self.steps[sid].references():
-                source = ref.step_id
-                if source in tainted or self.agents[source].spec.untrusted_output:
-                    tainted.add(sid)
-                    break
-        return tainted
-
     async def _through_gates(self, launch: list[str], events: list[RunEvent]) -> list[str]:
         """Hold back the steps that need a person's approval and do not have it yet."""
-        approvals = self.ex.options.approvals
-        assert approvals is not None
+        assert self.gates is not None
         cleared: list[str] = []
         for sid in launch:
-            step, spec = self.steps[sid], self.agents[sid].spec
-            reason = approvals.policy.reason_for(
-                step_critical=step.policy.critical,
-                risk=spec.risk.value,
-                agent=spec.name,
-                tainted=sid in self.tainted,
-            )
-            if reason is None:
+            outcome = await self.gates.check(self.steps[sid], self.outputs)
+            if isinstance(outcome, Cleared):
+                if outcome.inputs is not None:
+                    self.approved_inputs[sid] = outcome.inputs
                 cleared.append(sid)
-                continue
-            try:
-                inputs = resolve_inputs(step.inputs, self.outputs)
-            except AgentInputError:
-                cleared.append(sid)  # it fails when it runs, with the reason
-                continue
-            try:
-                approval = await approvals.consume(
-                    self.id, sid, self.plan_hash, hash_inputs(inputs)
-                )
-            except (ApprovalRejectedError, ApprovalExpiredError) as exc:
-                self._fail_step(sid, exc, events)
-                continue
-            except ApprovalError:
-                # None yet, still pending, used up, or for other inputs or another plan:
-                # ask (again) for these inputs, and wait.
-                request = await approvals.request(
-                    execution_id=self.id,
-                    step_id=sid,
-                    agent=spec,
-                    inputs=inputs,
-                    plan_hash=self.plan_hash,
-                    reason=reason,
-                    workspace_id=self.ex.options.workspace_id,
-                )
+            elif isinstance(outcome, Refused):
+                self._fail_step(sid, outcome.error, events)
+            else:
                 self.state.await_approval(sid)
                 events.append(
                     ApprovalRequested(
                         execution_id=self.id,
                         step_id=sid,
-                        approval_id=request.id,
-                        reason=reason,
-                        impact=dict(request.impact),
+                        approval_id=outcome.approval_id,
+                        reason=outcome.reason,
+                        impact=outcome.impact,
                     )
                 )
-                continue
-            self.approved_inputs[sid] = dict(approval.run_inputs)
-            cleared.append(sid)
         return cleared
 
     def _fail_step(self, sid: str, error: BaseException, events: list[RunEvent]) -> None:
