@@ -28,21 +28,11 @@ from baton.safety import (
 )
 from baton.settings import Settings
 from baton.store.approvals import Approval, ApprovalStatus, MemoryApprovalStore
+from support.clock import FakeClock
 
 T0 = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
 PLAN = hash_plan({"steps": [{"id": "send", "agent": "notify.send"}]})
 INPUTS = {"to": "dana@x.com", "text": "the report is at reports/q3.md"}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from baton.store.locks import Lease, LockStore, MemoryLockStore
 from baton.store.sql.database import Database, open_database, sqlite_url
 from baton.store.sql.locks import SqlLockStore
 from baton.store.sql.schema import create_schema
+from support.clock import FakeClock
 
 OWNERS = ("a", "b", "c")
 RESOURCES = ("calendar:dana@x.com", "file:reports/q3.md")
@@ -41,14 +42,6 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 owners = st.sampled_from(OWNERS)
 resources = st.sampled_from(range(len(RESOURCES)))
 ttls = st.integers(min_value=1, max_value=10)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass

@@ -18,22 +18,12 @@ from baton.store.approvals import (
 )
 from baton.store.sql.approvals import SqlApprovalStore
 from baton.store.sql.database import Database
+from support.clock import FakeClock
 
 pytestmark = pytest.mark.anyio
 
 T0 = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
 BIND: dict[str, str] = {"plan_hash": "p1", "step_id": "send", "inputs_hash": "h1"}
-
-
-class FakeClock:
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture

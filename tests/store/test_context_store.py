@@ -13,6 +13,7 @@ from baton.errors import StoreError, UsageError
 from baton.store.context import ContextScope, ContextStore, MemoryContextStore
 from baton.store.sql.context import SqlContextStore
 from baton.store.sql.database import Database
+from support.clock import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -21,17 +22,6 @@ EX2 = ContextScope(workspace_id="ws1", execution_id="ex2")
 WS1 = ContextScope(workspace_id="ws1")
 WS2 = ContextScope(workspace_id="ws2")
 OTHER_WS_EX1 = ContextScope(workspace_id="ws2", execution_id="ex1")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture

@@ -13,22 +13,12 @@ from baton.store.locks import Lease, LockStore, MemoryLockStore
 from baton.store.sql.database import Database, open_database
 from baton.store.sql.locks import SqlLockStore, fence_holds
 from baton.store.sql.schema import create_schema
+from support.clock import FakeClock
 
 pytestmark = pytest.mark.anyio
 
 T0 = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
 R = "calendar:dana@x.com"
-
-
-class FakeClock:
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
