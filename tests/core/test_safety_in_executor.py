@@ -298,3 +298,40 @@ async def test_a_step_holding_locks_gets_a_fence_that_sees_a_lost_lease() -> Non
     result, _ = await run(o, plan)
     assert result.ok, result.errors
     assert seen == {"covers": True, "other": False, "held": True, "after_takeover": False}
+
+
+async def test_context_keys_share_the_lease_locks() -> None:
+    inside = 0
+    overlaps = 0
+
+    @agent(name="ctx.count", description="Read-modify-write a counter under its lock.")
+    async def count(ctx: AgentContext, n: int) -> int:
+        nonlocal inside, overlaps
+        assert ctx.context is not None
+        async with ctx.context.lock("counter"):
+            inside += 1
+            overlaps += inside > 1
+            value = await ctx.context.value("counter", 0)
+            await anyio.sleep(0.005)
+            await ctx.context.set("counter", value + 1)
+            inside -= 1
+        return n
+
+    @agent(name="ctx.read", description="Read the counter.")
+    async def read(ctx: AgentContext) -> int:
+        assert ctx.context is not None
+        return int(await ctx.context.value("counter", 0))
+
+    registry = AgentRegistry()
+    registry.register_all([count, read], source="test")
+    o = build(
+        registry,
+        context_store=MemoryContextStore(),
+        locks=ResourceLocks(MemoryLockStore(), poll_s=0.002),
+    )
+    steps = [Step(id=f"c{i}", agent="ctx.count", inputs={"n": i}) for i in range(5)]
+    steps.append(Step(id="r", agent="ctx.read", depends_on=[s.id for s in steps]))
+    result, _ = await run(o, Plan(steps=steps))
+    assert result.ok, result.errors
+    assert overlaps == 0
+    assert result.outputs["r"] == {"result": 5}  # no lost update

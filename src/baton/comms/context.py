@@ -8,20 +8,48 @@ execution of the workspace.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from baton.errors import UsageError
 from baton.store.context import ContextScope, ContextStore, Entry
 
-__all__ = ["SharedContext"]
+__all__ = ["LockFactory", "SharedContext"]
+
+LockFactory = Callable[[str, float], AbstractAsyncContextManager[Any]]
+"""Holds the lease lock of a resource name for a block (the executor passes the resource
+locks of `baton.safety.locks`, so context keys and step resources share one lock space)."""
 
 
 class SharedContext:
     """Key-value entries of one scope: JSON values, TTL, compare-and-set, secrets."""
 
-    def __init__(self, store: ContextStore, *, workspace_id: str, execution_id: str | None) -> None:
+    def __init__(
+        self,
+        store: ContextStore,
+        *,
+        workspace_id: str,
+        execution_id: str | None,
+        locks: LockFactory | None = None,
+    ) -> None:
         """Bind `store` to an execution of a workspace (``execution_id=None``: the workspace)."""
         self._store = store
         self._scope = ContextScope(workspace_id=workspace_id, execution_id=execution_id)
+        self._locks = locks
+
+    def lock(self, key: str, ttl_s: float = 30.0) -> AbstractAsyncContextManager[Any]:
+        """Hold the lease lock of `key` while a block runs.
+
+        For read-modify-write sequences longer than one compare-and-set.
+
+        Raises:
+            UsageError: no lock service is configured.
+        """
+        if self._locks is None:
+            raise UsageError("context locks need a lock service; none is configured")
+        scope = self._scope.execution_id or "workspace"
+        return self._locks(f"context:{self._scope.workspace_id}/{scope}/{key}", ttl_s)
 
     @property
     def scope(self) -> ContextScope:
@@ -31,7 +59,9 @@ class SharedContext:
     @property
     def workspace(self) -> SharedContext:
         """The workspace-wide context (shared by every execution of the workspace)."""
-        return SharedContext(self._store, workspace_id=self._scope.workspace_id, execution_id=None)
+        return SharedContext(
+            self._store, workspace_id=self._scope.workspace_id, execution_id=None, locks=self._locks
+        )
 
     async def get(self, key: str) -> Entry | None:
         """The live entry at `key` (value and version), or None."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -190,7 +192,10 @@ class _Run:
         self.approved_inputs: dict[str, dict[str, Any]] = {}
         self.context = (
             SharedContext(
-                opts.context_store, workspace_id=opts.workspace_id, execution_id=execution_id
+                opts.context_store,
+                workspace_id=opts.workspace_id,
+                execution_id=execution_id,
+                locks=self._context_lock if opts.locks is not None else None,
             )
             if opts.context_store is not None
             else None
@@ -200,6 +205,12 @@ class _Run:
             if opts.message_store is not None
             else None
         )
+
+    def _context_lock(self, resource: str, ttl_s: float) -> AbstractAsyncContextManager[Any]:
+        """A lock on a context key, in the same lock space as step resources."""
+        locks = self.ex.options.locks
+        assert locks is not None
+        return locks.hold([resource], owner=f"{self.id}:{uuid.uuid4().hex}", ttl_s=ttl_s)
 
     def _message_sent(self, message: StoredMessage) -> None:
         """Messages between agents become events of the execution."""
