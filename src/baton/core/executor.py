@@ -20,17 +20,15 @@ from typing import Any, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream
-from pydantic import BaseModel, ValidationError
 
-from baton.agents.protocol import Agent, AgentContext
+from baton.agents.protocol import Agent
 from baton.agents.registry import AgentRegistry
 from baton.comms.context import SharedContext
 from baton.comms.messenger import MessageHub
 from baton.core.gates import Cleared, Refused, StepGates
 from baton.core.ladder import classify
 from baton.core.lease import Lease
-from baton.core.plan import Plan, Step
+from baton.core.plan import Plan
 from baton.core.recovery import (
     AskHuman,
     Failure,
@@ -39,17 +37,15 @@ from baton.core.recovery import (
     RetryThenFail,
     UseAlternative,
 )
-from baton.core.references import resolve_inputs
 from baton.core.run_state import ConcurrencyLimits, RunState
 from baton.core.run_types import EventCallback as EventCallback
 from baton.core.run_types import ExecutionResult as ExecutionResult
 from baton.core.run_types import ExecutorOptions as ExecutorOptions
-from baton.core.worker_messages import Done, Failed, Message, RetryDue, StreamSink
+from baton.core.step_workers import StepWorkers
+from baton.core.worker_messages import Done, Failed, Message, RetryDue, receive
 from baton.errors import (
-    AgentInputError,
     BatonError,
     RunError,
-    StepTimeoutError,
     StoreError,
 )
 from baton.events import (
@@ -70,8 +66,6 @@ from baton.events import (
     StepStatus,
     StepSucceeded,
 )
-from baton.ids import idempotency_key
-from baton.safety.locks import ResourceLocks
 from baton.store.messages import Message as StoredMessage
 from baton.store.protocol import ExecutionStore
 from baton.store.records import StepRecord
@@ -166,11 +160,6 @@ class _Run:
             if sid in self.state.attempt:
                 self.state.attempt[sid] = rec.attempts
         self.send, self.recv = anyio.create_memory_object_stream[Message](math.inf)
-        self.sink = StreamSink(execution_id, self.send)
-        self.jobs_send, self.jobs_recv = anyio.create_memory_object_stream[tuple[str, int]](
-            math.inf
-        )
-        self.idle_workers = 0
         self.started_at: dict[str, datetime] = {}
         # Recovery ladder bookkeeping: agents tried per step, and attempts with the current one.
         self.tried: dict[str, list[str]] = {s.id: [s.agent] for s in plan.steps}
@@ -204,6 +193,19 @@ class _Run:
             MessageHub(opts.message_store, execution_id, on_message=self._message_sent)
             if opts.message_store is not None
             else None
+        )
+        self.workers = StepWorkers(
+            execution_id=execution_id,
+            steps=self.steps,
+            agents=self.agents,
+            outputs=self.outputs,
+            approved_inputs=self.approved_inputs,
+            inbox=self.send,
+            options=opts,
+            registry=executor.registry,
+            clock=executor.clock,
+            context=self.context,
+            hub=self.hub,
         )
 
     def _context_lock(self, resource: str, ttl_s: float) -> AbstractAsyncContextManager[Any]:
@@ -259,8 +261,9 @@ class _Run:
         try:
             await lease.acquire(take_over_from)
         except BaseException:
-            for stream in (self.send, self.recv, self.jobs_send, self.jobs_recv):
+            for stream in (self.send, self.recv):
                 stream.close()
+            self.workers.close()
             raise
         try:
             return await self._run_holding(lease)
@@ -272,11 +275,14 @@ class _Run:
     async def _run_holding(self, lease: Lease) -> ExecutionResult:
         started = self.ex.clock()
         try:
-            with self.send, self.recv, self.jobs_send, self.jobs_recv:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._watch, tg, lease)
-                    await self._loop(tg)
-                    tg.cancel_scope.cancel()
+            with self.send, self.recv:
+                try:
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(self._watch, tg, lease)
+                        await self._loop(tg)
+                        tg.cancel_scope.cancel()
+                finally:
+                    self.workers.close()
         except BaseException as exc:
             # A store that failed (disk full, database gone) cannot take the cancellation
             # either: leave the execution as last committed, to be resumed once it is back.
@@ -345,11 +351,11 @@ class _Run:
                 events.append(started)
             await self._commit(events)
             for sid in launch:
-                self._dispatch(tg, sid)
+                self.workers.dispatch(tg, sid, self.state.attempt[sid])
             if not self.state.is_active():
                 return
             events = []
-            self._handle(await _receive(self.recv), events, tg)
+            self._handle(await receive(self.recv), events, tg)
             # Group commit: fold in everything else that already arrived.
             while True:
                 try:
@@ -491,113 +497,6 @@ class _Run:
         await anyio.sleep(delay_s)
         self.send.send_nowait(RetryDue(sid))
 
-    def _dispatch(self, tg: TaskGroup, sid: str) -> None:
-        """Hand a started step to an idle worker, or to a new one if none is idle.
-
-        Workers are reused: spawning a task costs more than a no-op step, so a chain of steps
-        runs on one worker instead of a thousand short-lived tasks.
-        """
-        job = (sid, self.state.attempt[sid])
-        if self.idle_workers > 0:
-            self.idle_workers -= 1
-            self.jobs_send.send_nowait(job)
-        else:
-            tg.start_soon(self._worker, job)
-
-    async def _worker(self, first: tuple[str, int]) -> None:
-        """Run jobs until the job stream closes, under one cancel scope for timeouts.
-
-        The scope's deadline follows the current step's timeout; moving a deadline costs less
-        than half of entering a new scope per step. When a deadline fires, the scope (and
-        this worker) ends with that step marked timed out.
-        """
-        job = first
-        began = 0.0
-        with anyio.CancelScope() as scope:
-            while True:
-                sid, attempt = job
-                timeout = self.steps[sid].policy.timeout_s
-                scope.deadline = math.inf if timeout is None else anyio.current_time() + timeout
-                began = self.ex.clock()
-                await self._run_attempt(sid, attempt, began)
-                # No await between here and going idle, so the deadline cannot fire unseen.
-                scope.deadline = math.inf
-                if scope.cancel_called:
-                    # The deadline fired but the agent swallowed the cancellation and returned;
-                    # its result stands. The scope stays cancelled, so retire this worker.
-                    return
-                self.idle_workers += 1
-                try:
-                    job = await _receive(self.jobs_recv)
-                except anyio.EndOfStream:
-                    return
-        # Only a fired deadline gets here: the running step timed out.
-        sid = job[0]
-        error = StepTimeoutError(
-            f"step {sid!r} ran longer than its timeout of "
-            f"{self.steps[sid].policy.timeout_s or 0:g} s",
-            hint="raise policy.timeout_s for this step if it needs longer",
-        )
-        self._report_failure(sid, error, began)
-
-    async def _run_attempt(self, sid: str, attempt: int, began: float) -> None:
-        step = self.steps[sid]
-        try:
-            output = await self._call_agent(step, self.agents[sid], attempt)
-        except Exception as exc:
-            self._report_failure(sid, exc, began)
-            return
-        took = self.ex.clock() - began
-        self.ex.registry.record(step.agent, ok=True, duration_s=took)
-        self.send.send_nowait(Done(sid, output, took))
-
-    def _report_failure(self, sid: str, error: Exception, began: float) -> None:
-        took = self.ex.clock() - began
-        self.ex.registry.record(self.steps[sid].agent, ok=False, duration_s=took, error=str(error))
-        self.send.send_nowait(Failed(sid, error))
-
-    async def _call_agent(self, step: Step, agent: Agent, attempt: int) -> dict[str, Any]:
-        spec = agent.spec
-        approved = self.approved_inputs.pop(step.id, None)
-        raw = approved if approved is not None else resolve_inputs(step.inputs, self.outputs)
-        try:
-            inputs = spec.input_model.model_validate(raw)
-        except ValidationError as exc:
-            raise AgentInputError(
-                f"inputs of step {step.id!r} do not fit agent {spec.name!r}: "
-                + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            ) from None
-        opts = self.ex.options
-        ctx = AgentContext(
-            execution_id=self.id,
-            step_id=step.id,
-            attempt=attempt,
-            idempotency_key=idempotency_key(self.id, step.id),
-            workspace=opts.workspace,
-            secrets=opts.secrets,
-            sink=self.sink,
-            context=self.context,
-            messenger=self.hub.messenger(step.id) if self.hub is not None else None,
-        )
-        if opts.locks is not None and step.resources:
-            owner = f"{self.id}:{step.id}:{attempt}"  # unique per attempt, as the locks need
-            async with opts.locks.hold(step.resources, owner) as held:
-                ctx.fence = _HeldFence(opts.locks, held.tokens)
-                return await self._guarded_run(agent, inputs, ctx)
-        return await self._guarded_run(agent, inputs, ctx)
-
-    async def _guarded_run(
-        self, agent: Agent, inputs: BaseModel, ctx: AgentContext
-    ) -> dict[str, Any]:
-        """Run the agent within its integration's rate limit, if one is configured."""
-        limiter = self.ex.options.rate_limiter
-        if limiter is None or agent.spec.rate_limit_key is None:
-            result = await agent.run(inputs, ctx)
-        else:
-            async with limiter.slot(agent.spec.rate_limit_key):
-                result = await agent.run(inputs, ctx)
-        return result.model_dump(mode="json")
-
     async def _watch(self, tg: TaskGroup, lease: Lease) -> None:
         """Renew the lease, and stop when it is lost or someone asks to cancel."""
         while True:
@@ -665,33 +564,6 @@ class _Run:
             errors=dict(self.errors),
             duration_s=duration_s,
         )
-
-
-async def _receive(stream: MemoryObjectReceiveStream[_T]) -> _T:
-    """Take the next item, yielding to the event loop only when none is waiting.
-
-    anyio's ``receive`` always passes through a checkpoint first (an extra turn of the event
-    loop); on the executor's hot path that turn costs as much as the rest of a no-op step.
-    Cancellation still gets through: when the stream is empty we wait in ``receive``.
-    """
-    try:
-        return stream.receive_nowait()
-    except anyio.WouldBlock:
-        return await stream.receive()
-
-
-class _HeldFence:
-    """`Fence` over the locks a step's attempt holds."""
-
-    def __init__(self, locks: ResourceLocks, tokens: Mapping[str, int]) -> None:
-        self._locks = locks
-        self._tokens = tokens
-
-    def covers(self, resource: str) -> bool:
-        return resource in self._tokens
-
-    async def still_held(self, resource: str) -> bool:
-        return await self._locks.still_held(resource, self._tokens[resource])
 
 
 def _is_store_failure(exc: BaseException) -> bool:
