@@ -78,6 +78,12 @@ async def test_ladder_retries_then_switches_to_an_alternative_agent() -> None:
     recovery = next(e for e in events if e.kind == "step_recovery")
     assert recovery.rung == "alternative"  # type: ignore[union-attr]
     assert recovery.error_class == "transient"  # type: ignore[union-attr]
+    # Live stats go to the agent that actually ran each attempt.
+    assert (registry.stats("geo.primary").failures, registry.stats("geo.primary").successes) == (
+        2,
+        0,
+    )
+    assert (registry.stats("geo.backup").failures, registry.stats("geo.backup").successes) == (0, 1)
 
 
 @agent(name="crm.update", description="Needs rights it does not have.")
