@@ -325,7 +325,6 @@ class Approvals:
             ApprovalStatus.APPROVED,
             by=by,
             edited_inputs=edited,
-            inputs_hash=None,
             expires_at=self._deadline(),
         )
         return decided or await self._decided_already(approval_id)

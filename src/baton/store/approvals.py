@@ -179,7 +179,8 @@ class ApprovalStore(Protocol):
             by: Who decided.
             reason: Why.
             edited_inputs: Inputs a person approved instead of the requested ones.
-            inputs_hash: The new binding (the hash of `edited_inputs`), when edited.
+            inputs_hash: A new input binding, if the caller rebinds the request (the
+                `Approvals` service does not: an approval stays bound to what was shown).
             expires_at: A new deadline (for an approval: until when it may be used).
 
         Returns:
