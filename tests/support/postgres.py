@@ -262,6 +262,11 @@ def _init_and_start(bindir: Path, root: Path, os_user: str | None) -> PostgresSe
         timeout=30,
         stdin=(
             f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{password}';\n"
+            # DROP DATABASE ... WITH (FORCE) terminates every backend in the database, and an
+            # autovacuum worker that happens to be there belongs to no role the owner is a
+            # member of: without this grant the drop fails ("must be a member of the role
+            # whose process is being terminated or member of pg_signal_backend").
+            f"GRANT pg_signal_backend TO {ROLE};\n"
             f"CREATE DATABASE {DATABASE} OWNER {ROLE};\n"
         ),
     )
