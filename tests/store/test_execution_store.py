@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -158,6 +159,32 @@ async def test_list_is_newest_first_and_filters_by_status(store: ExecutionStore)
     assert [e.id for e in await store.list_executions(limit=1)] == ["new"]
     running = await store.list_executions(status=ExecutionStatus.RUNNING)
     assert [e.id for e in running] == ["new"]
+
+
+async def test_list_filters_by_workspace_and_pages_with_a_cursor(store: ExecutionStore) -> None:
+    for i in range(5):
+        record = execution(f"ex{i}", minutes_ago=10 - i)
+        ws = "ws_a" if i % 2 == 0 else "ws_b"
+        await store.create_execution(dataclasses.replace(record, workspace_id=ws), steps(f"ex{i}"))
+    mine = await store.list_executions(workspace_id="ws_a")
+    assert [e.id for e in mine] == ["ex4", "ex2", "ex0"]
+    page = await store.list_executions(workspace_id="ws_a", limit=2)
+    rest = await store.list_executions(workspace_id="ws_a", before=page[-1].id)
+    assert [e.id for e in page + rest] == ["ex4", "ex2", "ex0"]
+    assert [e.id for e in await store.list_executions(before="ex3")] == ["ex2", "ex1", "ex0"]
+    assert await store.list_executions(before="no-such-id") == []
+
+
+async def test_append_returns_the_log_positions_it_gave(store: ExecutionStore) -> None:
+    await store.create_execution(execution(), steps())
+    first = await store.append([ExecutionStarted(execution_id="ex1")])
+    second = await store.append(
+        [StepStarted(execution_id="ex1", step_id="a"), StepLog(execution_id="ex1", step_id="a")]
+    )
+    assert [s.seq for s in first + second] == [1, 2, 3]
+    assert [s.event.kind for s in second] == ["step_started", "log"]
+    assert [s.seq for s in await store.events("ex1")] == [1, 2, 3]
+    assert await store.append([]) == []
 
 
 async def test_cancel_request_is_a_flag(store: ExecutionStore) -> None:

@@ -99,6 +99,7 @@ class Executor:
         on_event: EventCallback | None = None,
         previous: Mapping[str, StepRecord] | None = None,
         take_over_from: str | None = None,
+        workspace_id: str | None = None,
     ) -> ExecutionResult:
         """Run `plan` (already validated and stored) until every step has finished.
 
@@ -110,6 +111,8 @@ class Executor:
                 succeeded keep their outputs and are not run again.
             take_over_from: Take the execution's lease from this owner even if it has not
                 expired (the caller checked that the owner is dead).
+            workspace_id: The execution's workspace (scopes its approvals and shared
+                context); the executor's own by default.
 
         Raises:
             LeaseHeldError: another live process is running the execution.
@@ -117,7 +120,14 @@ class Executor:
         Cancelling the calling scope cancels running steps and records them (and the
         execution) as cancelled before the cancellation propagates.
         """
-        run = _Run(self, execution_id, plan, on_event, previous or {})
+        run = _Run(
+            self,
+            execution_id,
+            plan,
+            on_event,
+            previous or {},
+            workspace_id=workspace_id or self.options.workspace_id,
+        )
         return await run.go(take_over_from)
 
 
@@ -131,8 +141,11 @@ class _Run:
         plan: Plan,
         on_event: EventCallback | None,
         previous: Mapping[str, StepRecord],
+        *,
+        workspace_id: str,
     ) -> None:
         self.ex = executor
+        self.workspace_id = workspace_id
         self.id = execution_id
         self.plan = plan
         self.on_event = on_event
@@ -173,7 +186,7 @@ class _Run:
                 self.agents,
                 self.state.dag.topological(),
                 execution_id=execution_id,
-                workspace_id=opts.workspace_id,
+                workspace_id=workspace_id,
             )
             if opts.approvals is not None
             else None
@@ -182,7 +195,7 @@ class _Run:
         self.context = (
             SharedContext(
                 opts.context_store,
-                workspace_id=opts.workspace_id,
+                workspace_id=workspace_id,
                 execution_id=execution_id,
                 locks=self._context_lock if opts.locks is not None else None,
             )

@@ -46,8 +46,12 @@ class Orchestrator:
         self.store = store
         self.executor = executor
 
-    async def create(self, plan: Plan, *, request: str | None = None) -> ExecutionRecord:
+    async def create(
+        self, plan: Plan, *, request: str | None = None, workspace_id: str | None = None
+    ) -> ExecutionRecord:
         """Validate `plan` and store it as a new pending execution.
+
+        It belongs to `workspace_id` (default: the executor's workspace).
 
         Raises:
             PlanValidationError: the plan is wrong; nothing is stored.
@@ -62,6 +66,7 @@ class Orchestrator:
             plan=plan.model_dump(mode="json"),
             status=ExecutionStatus.PENDING,
             created_at=now,
+            workspace_id=workspace_id or options.workspace_id,
             # Held from birth: if this process dies before running it, the expired (or dead)
             # lease lets another process take it up instead of leaving it pending forever.
             lease_owner=options.owner,
@@ -80,10 +85,13 @@ class Orchestrator:
         *,
         request: str | None = None,
         on_event: EventCallback | None = None,
+        workspace_id: str | None = None,
     ) -> ExecutionResult:
         """Create an execution of `plan` and run it to the end."""
-        record = await self.create(plan, request=request)
-        return await self.executor.execute(record.id, plan, on_event=on_event)
+        record = await self.create(plan, request=request, workspace_id=workspace_id)
+        return await self.executor.execute(
+            record.id, plan, on_event=on_event, workspace_id=record.workspace_id
+        )
 
     async def execute(
         self,
@@ -119,6 +127,7 @@ class Orchestrator:
             on_event=on_event,
             previous=previous,
             take_over_from=take_over_from,
+            workspace_id=record.workspace_id,
         )
 
     async def recoverable(self) -> list[tuple[ExecutionRecord, str | None]]:

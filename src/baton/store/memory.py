@@ -48,7 +48,7 @@ class MemoryExecutionStore:
         }
         self._events[execution.id] = []
 
-    async def append(self, events: Sequence[RunEvent]) -> None:
+    async def append(self, events: Sequence[RunEvent]) -> list[StoredEvent]:
         """Append events and apply their transitions."""
         # Check everything first so that a bad batch changes nothing (as a rollback would).
         for e in events:
@@ -56,6 +56,7 @@ class MemoryExecutionStore:
                 raise NotFoundError(f"execution {e.execution_id!r} not found")
             if isinstance(e, StepEvent) and e.step_id not in self._steps[e.execution_id]:
                 raise NotFoundError(f"step {e.step_id!r} not found in {e.execution_id!r}")
+        stored: list[StoredEvent] = []
         for e in events:
             cols = step_update(e)
             if cols is not None:
@@ -67,6 +68,8 @@ class MemoryExecutionStore:
                     self._executions[e.execution_id] = dataclasses.replace(ex, **cols)
             log = self._events[e.execution_id]
             log.append((log[-1][0] + 1 if log else 1, e))
+            stored.append(StoredEvent(seq=log[-1][0], event=e))
+        return stored
 
     async def get_execution(self, execution_id: str) -> ExecutionRecord:
         """The execution, or `NotFoundError`."""
@@ -79,11 +82,26 @@ class MemoryExecutionStore:
             ) from None
 
     async def list_executions(
-        self, *, limit: int = 20, status: ExecutionStatus | None = None
+        self,
+        *,
+        limit: int = 20,
+        status: ExecutionStatus | None = None,
+        workspace_id: str | None = None,
+        before: str | None = None,
     ) -> list[ExecutionRecord]:
-        """Newest first."""
-        rows = [e for e in self._executions.values() if status is None or e.status == status]
+        """Newest first, filtered (see `ExecutionStore.list_executions`)."""
+        rows = [
+            e
+            for e in self._executions.values()
+            if (status is None or e.status == status)
+            and (workspace_id is None or e.workspace_id == workspace_id)
+        ]
         rows.sort(key=lambda e: (e.created_at, e.id), reverse=True)
+        if before is not None:
+            cursor = self._executions.get(before)
+            if cursor is None:
+                return []
+            rows = [e for e in rows if (e.created_at, e.id) < (cursor.created_at, cursor.id)]
         return rows[:limit]
 
     async def get_steps(self, execution_id: str) -> list[StepRecord]:

@@ -35,10 +35,11 @@ class ExecutionStore(Protocol):
         """Insert a new execution with its steps (all pending), atomically."""
         ...
 
-    async def append(self, events: Sequence[RunEvent]) -> None:
+    async def append(self, events: Sequence[RunEvent]) -> list[StoredEvent]:
         """Append events to the log and apply the transitions among them, in one transaction.
 
-        When this returns, the events and the row changes are durable (committed).
+        When this returns, the events and the row changes are durable (committed). Returns
+        the events with the log positions they were given (what live subscribers are sent).
         """
         ...
 
@@ -47,9 +48,18 @@ class ExecutionStore(Protocol):
         ...
 
     async def list_executions(
-        self, *, limit: int = 20, status: ExecutionStatus | None = None
+        self,
+        *,
+        limit: int = 20,
+        status: ExecutionStatus | None = None,
+        workspace_id: str | None = None,
+        before: str | None = None,
     ) -> list[ExecutionRecord]:
-        """Newest first."""
+        """Newest first.
+
+        Only `workspace_id`'s when given; only those older than the execution `before` (a
+        keyset cursor: the last id of the previous page) when given.
+        """
         ...
 
     async def get_steps(self, execution_id: str) -> list[StepRecord]:

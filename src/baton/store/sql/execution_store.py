@@ -83,11 +83,11 @@ class SqlExecutionStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"could not save execution {execution.id}: {exc}") from exc
 
-    async def append(self, events: Sequence[RunEvent]) -> None:
+    async def append(self, events: Sequence[RunEvent]) -> list[StoredEvent]:
         """Insert events and apply their transitions, committed together."""
         batch = list(events)
         if not batch:
-            return
+            return []
         step_updates, exec_updates = merge_updates(batch)
         involved = {e.execution_id for e in batch}
         rows: list[dict[str, Any]] = [
@@ -118,6 +118,7 @@ class SqlExecutionStore:
                 self._last_seq.pop(ex, None)
             raise StoreError(f"could not record {len(batch)} event(s): {exc}") from exc
         self._last_seq.update(committed)
+        return [StoredEvent(seq=r["seq"], event=e) for r, e in zip(rows, batch, strict=True)]
 
     async def get_execution(self, execution_id: str) -> ExecutionRecord:
         """The execution, or `NotFoundError`."""
@@ -131,12 +132,25 @@ class SqlExecutionStore:
         return _execution_record(row)
 
     async def list_executions(
-        self, *, limit: int = 20, status: ExecutionStatus | None = None
+        self,
+        *,
+        limit: int = 20,
+        status: ExecutionStatus | None = None,
+        workspace_id: str | None = None,
+        before: str | None = None,
     ) -> list[ExecutionRecord]:
-        """Newest first."""
-        query = select(executions).order_by(executions.c.created_at.desc(), executions.c.id.desc())
+        """Newest first, filtered (see `ExecutionStore.list_executions`)."""
+        ex = executions.c
+        query = select(executions).order_by(ex.created_at.desc(), ex.id.desc())
         if status is not None:
-            query = query.where(executions.c.status == status.value)
+            query = query.where(ex.status == status.value)
+        if workspace_id is not None:
+            query = query.where(ex.workspace_id == workspace_id)
+        if before is not None:
+            cursor = select(ex.created_at).where(ex.id == before).scalar_subquery()
+            query = query.where(
+                or_(ex.created_at < cursor, and_(ex.created_at == cursor, ex.id < before))
+            )
         query = query.limit(limit)
         rows = await self._db.transaction(lambda conn: conn.execute(query).all())
         return [_execution_record(r) for r in rows]
