@@ -29,6 +29,7 @@ from baton.core.orchestrator import Orchestrator
 from baton.core.plan import Plan
 from baton.core.run_state import ConcurrencyLimits
 from baton.core.validation import validate_plan
+from baton.enterprise.tenancy import Tenancy
 from baton.events import RunEvent
 from baton.planning.offline import OfflinePlanner
 from baton.planning.protocol import Planner, PlanningContext
@@ -39,11 +40,15 @@ from baton.settings import Settings, load_settings
 from baton.store.approvals import ApprovalStore, MemoryApprovalStore
 from baton.store.calendar import CalendarStore, MemoryCalendarStore
 from baton.store.context import ContextStore, MemoryContextStore
+from baton.store.feedback import FeedbackStore, MemoryFeedbackStore
 from baton.store.locks import LockStore, MemoryLockStore
 from baton.store.memory import MemoryExecutionStore
 from baton.store.messages import MemoryMessageStore, MessageStore
 from baton.store.protocol import ExecutionStore
 from baton.store.rate_limits import AdmissionStore
+from baton.store.tenancy import MemoryTenancyStore, TenancyStore
+from baton.streaming.bus import EventBus
+from baton.streaming.publishing_store import PublishingStore
 
 
 @dataclass(slots=True, kw_only=True)
@@ -64,6 +69,14 @@ class Baton:
     """Creates, runs, resumes and cancels executions."""
     approvals: Approvals
     """Human approval gates: requests, decisions, expiry and one-time use."""
+    tenancy: Tenancy
+    """Workspaces, users and API keys; authenticates API requests."""
+    tenancy_store: TenancyStore
+    """Where workspaces, users and API keys are kept."""
+    feedback: FeedbackStore
+    """People's feedback on executions."""
+    bus: EventBus
+    """Every event this process commits, live, for SSE subscribers (see `baton.streaming`)."""
     discovery: DiscoveryReport = field(default_factory=DiscoveryReport)
     """What discovery found, and the plugins that failed to load."""
 
@@ -88,7 +101,12 @@ class Baton:
         settings = settings or load_settings()
         async with AsyncExitStack() as stack:
             stores = await _open_stores(settings, in_memory, stack)
-            store, calendar = stores.executions, stores.calendar
+            bus = EventBus(
+                max_queue=settings.stream_queue_size, heartbeat_s=settings.stream_heartbeat_s
+            )
+            # Events reach live subscribers only after their commit, from the store itself.
+            store: ExecutionStore = PublishingStore(stores.executions, bus)
+            calendar = stores.calendar
             approvals = Approvals.from_settings(stores.approvals, settings)
             registry = AgentRegistry()
             resources = AgentResources(
@@ -134,6 +152,10 @@ class Baton:
                 planner=OfflinePlanner(),
                 orchestrator=Orchestrator(registry, store, executor),
                 approvals=approvals,
+                tenancy=Tenancy(stores.tenancy),
+                tenancy_store=stores.tenancy,
+                feedback=stores.feedback,
+                bus=bus,
                 discovery=report,
             )
 
@@ -233,6 +255,8 @@ class _Stores:
     messages: MessageStore
     admissions: AdmissionStore | None
     """Rate-limit quotas shared through the database; None keeps them in this process."""
+    tenancy: TenancyStore
+    feedback: FeedbackStore
 
 
 async def _open_stores(settings: Settings, in_memory: bool, stack: AsyncExitStack) -> _Stores:
@@ -245,16 +269,20 @@ async def _open_stores(settings: Settings, in_memory: bool, stack: AsyncExitStac
             context=MemoryContextStore(),
             messages=MemoryMessageStore(),
             admissions=None,
+            tenancy=MemoryTenancyStore(),
+            feedback=MemoryFeedbackStore(),
         )
     from baton.store.sql.approvals import SqlApprovalStore
     from baton.store.sql.calendar import SqlCalendarStore
     from baton.store.sql.context import SqlContextStore
     from baton.store.sql.database import open_database
     from baton.store.sql.execution_store import SqlExecutionStore
+    from baton.store.sql.feedback import SqlFeedbackStore
     from baton.store.sql.locks import SqlLockStore
     from baton.store.sql.messages import SqlMessageStore
     from baton.store.sql.rate_limits import SqlAdmissionStore
     from baton.store.sql.schema import create_schema
+    from baton.store.sql.tenancy import SqlTenancyStore
 
     if settings.database_url is None:
         settings.prepare_data_dir()
@@ -271,4 +299,6 @@ async def _open_stores(settings: Settings, in_memory: bool, stack: AsyncExitStac
         context=SqlContextStore(db),
         messages=SqlMessageStore(db),
         admissions=SqlAdmissionStore(db),
+        tenancy=SqlTenancyStore(db),
+        feedback=SqlFeedbackStore(db),
     )

@@ -74,6 +74,26 @@ class Settings(BaseSettings):
     """Agent-name globs whose steps always need approval, as JSON (``BATON_APPROVAL_REQUIRED``,
     e.g. ``'["notify.*", "calendar.create_event"]'``)."""
 
+    host: str = "127.0.0.1"
+    """Address ``baton serve`` listens on (``BATON_HOST``)."""
+    port: int = Field(default=8000, ge=0, le=65535)
+    """Port ``baton serve`` listens on (``BATON_PORT``; 0 picks a free one)."""
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    """Largest request body the API accepts (``BATON_MAX_BODY_BYTES``)."""
+    stream_queue_size: int = Field(default=1024, ge=16)
+    """Events buffered per SSE subscriber; a client further behind is dropped and resumes
+    by ``Last-Event-ID`` (``BATON_STREAM_QUEUE_SIZE``)."""
+    stream_heartbeat_s: float = Field(default=15.0, gt=0)
+    """Seconds between SSE heartbeats on an idle stream (``BATON_STREAM_HEARTBEAT_S``)."""
+    stream_send_timeout_s: float = Field(default=10.0, gt=0)
+    """An SSE client that accepts nothing for this long is disconnected
+    (``BATON_STREAM_SEND_TIMEOUT_S``)."""
+    url: str | None = None
+    """A baton server to talk to instead of the local engine (``BATON_URL``): the CLI then
+    works through the REST API with ``BATON_API_KEY``."""
+    api_key: str | None = None
+    """The API key the CLI and `baton.client` send to ``BATON_URL`` (``BATON_API_KEY``)."""
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -11,6 +11,7 @@ from baton.cli.commands import agents, approvals, db, executions
 from baton.cli.commands.plan import plan
 from baton.cli.commands.recovery import recover, resolve, resume
 from baton.cli.commands.run import run
+from baton.cli.commands.serve import serve
 from baton.cli.errors import BoundaryGroup
 from baton.cli.session import CliState
 
@@ -29,6 +30,7 @@ app.command()(executions.cancel)
 app.command()(resume)
 app.command()(resolve)
 app.command()(recover)
+app.command()(serve)
 app.command()(approvals.approve)
 app.command()(approvals.reject)
 app.add_typer(executions.app, name="executions")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.text import Text
 from rich.tree import Tree
 
-from baton.agents.registry import AgentRegistry
+from baton.core.estimate import DEFAULT_STEP_S, Estimate
 from baton.core.executor import ExecutionResult
 from baton.core.graph import Dag
 from baton.core.plan import Plan, Step
@@ -37,8 +36,6 @@ from baton.events import (
     StepSucceeded,
 )
 
-DEFAULT_STEP_S = 1.0
-"""Duration assumed for a step whose agent has no history (the executor assumes the same)."""
 _MAX_INPUTS = 4  # inputs shown per step in a plan tree; the rest are counted
 _MAX_VALUE_CHARS = 60  # one input value in a plan tree
 _RESULT_STR_CHARS = 400  # one string inside a result
@@ -109,31 +106,6 @@ def plan_tree(plan: Plan) -> Tree:
 def _show_value(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return clip(text, _MAX_VALUE_CHARS)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Estimate:
-    """How long a plan should take, from the agents' mean durations."""
-
-    path: list[str]
-    """Step ids of the critical path, first to last."""
-    total_s: float
-    """Duration of the critical path."""
-    steps_with_history: int
-    """Steps whose agent has a mean duration on record."""
-    steps: int
-    """Steps in the plan."""
-
-
-def estimate(plan: Plan, registry: AgentRegistry) -> Estimate:
-    """Critical path and duration, assuming `DEFAULT_STEP_S` for agents with no history."""
-    known: dict[str, float] = {}
-    for step in plan.steps:
-        mean = registry.stats(step.agent).mean_duration_s if step.agent in registry else None
-        if mean is not None:
-            known[step.id] = mean
-    path, total = Dag.of(plan).critical_path(lambda sid: known.get(sid, DEFAULT_STEP_S))
-    return Estimate(path=path, total_s=total, steps_with_history=len(known), steps=len(plan.steps))
 
 
 def estimate_text(est: Estimate) -> Text:

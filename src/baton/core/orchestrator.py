@@ -111,11 +111,7 @@ class Orchestrator:
             LeaseHeldError: another live process is running it.
         """
         record = await self.store.get_execution(execution_id)
-        if record.status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED):
-            raise UsageError(
-                f"execution {execution_id} has already {_finished_words(record.status)}",
-                hint="start a new execution to run the plan again",
-            )
+        self.check_resumable(record)
         plan = Plan.model_validate(record.plan)
         validate_plan(plan, self.registry)
         previous: Mapping[str, StepRecord] = {
@@ -129,6 +125,14 @@ class Orchestrator:
             take_over_from=take_over_from,
             workspace_id=record.workspace_id,
         )
+
+    def check_resumable(self, record: ExecutionRecord) -> None:
+        """Raise `UsageError` if `record` has finished for good (succeeded or failed)."""
+        if record.status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED):
+            raise UsageError(
+                f"execution {record.id} has already {_finished_words(record.status)}",
+                hint="start a new execution to run the plan again",
+            )
 
     async def recoverable(self) -> list[tuple[ExecutionRecord, str | None]]:
         """Executions left running by a process that is gone, with the owner to take over from.

@@ -36,6 +36,15 @@ def parse_plan(text: str, *, source: str = "<plan>", fmt: str | None = None) -> 
         raise PlanLoadError(f"{source}: the plan document is empty", hint="see docs/plans.md")
     kind = fmt or _guess_format(source, text)
     data = _parse_json(text, source) if kind == "json" else _parse_yaml(text, source)
+    return plan_from_data(data, source=source)
+
+
+def plan_from_data(data: object, *, source: str = "<plan>") -> Plan:
+    """Validate already-parsed plan data (e.g. a JSON request body) into a `Plan`.
+
+    Raises:
+        PlanLoadError: naming the field that is wrong.
+    """
     if not isinstance(data, dict):
         raise PlanLoadError(
             f"{source}: a plan must be a mapping with a 'steps' list, not {type(data).__name__}",

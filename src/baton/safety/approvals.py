@@ -39,6 +39,7 @@ from baton.store.approvals import (
     Clock,
     Impact,
     new_approval_id,
+    not_found,
     utcnow,
 )
 from baton.store.records import DEFAULT_WORKSPACE
@@ -296,16 +297,35 @@ class Approvals:
             )
         )
 
-    async def list(self, *, include_decided: bool = False) -> list[Approval]:
+    async def list(
+        self, *, include_decided: bool = False, workspace_id: str | None = None
+    ) -> list[Approval]:
         """Pending requests (every request with `include_decided`), oldest first.
 
-        Requests past their deadline are expired first.
+        Only `workspace_id`'s when given. Requests past their deadline are expired first.
         """
         await self.expire_due()
-        return await self.store.list(None if include_decided else ApprovalStatus.PENDING)
+        status = None if include_decided else ApprovalStatus.PENDING
+        return await self.store.list(status, workspace_id=workspace_id)
+
+    async def get(self, approval_id: str, *, workspace_id: str | None = None) -> Approval:
+        """One request; one of another workspace than `workspace_id` is not found.
+
+        Raises:
+            NotFoundError: no such request (in that workspace).
+        """
+        approval = await self.store.get(approval_id)
+        if workspace_id is not None and approval.workspace_id != workspace_id:
+            raise not_found(approval_id)
+        return approval
 
     async def approve(
-        self, approval_id: str, *, by: str, edited_inputs: Mapping[str, Any] | None = None
+        self,
+        approval_id: str,
+        *,
+        by: str,
+        edited_inputs: Mapping[str, Any] | None = None,
+        workspace_id: str | None = None,
     ) -> Approval:
         """Approve a pending request, optionally with edited inputs (the step runs those).
 
@@ -318,7 +338,7 @@ class Approvals:
             ApprovalDecidedError: it was decided already.
             ApprovalExpiredError: its deadline passed (the default action was applied).
         """
-        await self._still_open(approval_id)
+        await self._still_open(approval_id, workspace_id)
         edited = dict(edited_inputs) if edited_inputs is not None else None
         decided = await self.store.decide(
             approval_id,
@@ -329,7 +349,9 @@ class Approvals:
         )
         return decided or await self._decided_already(approval_id)
 
-    async def reject(self, approval_id: str, *, by: str, reason: str) -> Approval:
+    async def reject(
+        self, approval_id: str, *, by: str, reason: str, workspace_id: str | None = None
+    ) -> Approval:
         """Reject a pending request; `reason` is required.
 
         Raises:
@@ -340,7 +362,7 @@ class Approvals:
         """
         if not reason.strip():
             raise UsageError("say why the step is rejected", hint="pass --reason TEXT")
-        await self._still_open(approval_id)
+        await self._still_open(approval_id, workspace_id)
         decided = await self.store.decide(
             approval_id, ApprovalStatus.REJECTED, by=by, reason=reason
         )
@@ -416,8 +438,8 @@ class Approvals:
             reason="nobody decided in time; the default action is to reject",
         )
 
-    async def _still_open(self, approval_id: str) -> None:
-        approval = await self.store.get(approval_id)
+    async def _still_open(self, approval_id: str, workspace_id: str | None) -> None:
+        approval = await self.get(approval_id, workspace_id=workspace_id)
         if approval.status is ApprovalStatus.PENDING and self.clock() >= approval.expires_at:
             await self._apply_default(approval_id)
             raise ApprovalExpiredError(

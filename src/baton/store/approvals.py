@@ -155,9 +155,12 @@ class ApprovalStore(Protocol):
         ...
 
     async def list(
-        self, status: ApprovalStatus | None = None, execution_id: str | None = None
+        self,
+        status: ApprovalStatus | None = None,
+        execution_id: str | None = None,
+        workspace_id: str | None = None,
     ) -> list[Approval]:
-        """Requests, oldest first, optionally only in one status and/or one execution."""
+        """Requests, oldest first, optionally only in one status, execution and workspace."""
         ...
 
     async def decide(
@@ -249,14 +252,18 @@ class MemoryApprovalStore:
             raise not_found(approval_id) from None
 
     async def list(
-        self, status: ApprovalStatus | None = None, execution_id: str | None = None
+        self,
+        status: ApprovalStatus | None = None,
+        execution_id: str | None = None,
+        workspace_id: str | None = None,
     ) -> list[Approval]:
-        """Requests, oldest first, filtered by status and execution."""
+        """Requests, oldest first, filtered by status, execution and workspace."""
         rows = [
             a
             for a in self._rows.values()
             if (status is None or a.status is status)
             and (execution_id is None or a.execution_id == execution_id)
+            and (workspace_id is None or a.workspace_id == workspace_id)
         ]
         return sorted(rows, key=lambda a: (a.created_at, a.id))
 

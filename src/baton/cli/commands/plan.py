@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 
 from baton.app import Baton
-from baton.cli.render import Estimate, estimate, estimate_text, plan_tree
+from baton.cli.render import estimate_text, plan_tree
 from baton.cli.serialize import emit_json
 from baton.cli.session import CliState, state_of
 from baton.cli.source import PlanSource, read_source, resolve_plan
+from baton.core.estimate import Estimate, estimate
 from baton.core.plan import Plan
 
 

@@ -143,10 +143,15 @@ class SqlApprovalStore:
         return _record(row)
 
     async def list(
-        self, status: ApprovalStatus | None = None, execution_id: str | None = None
+        self,
+        status: ApprovalStatus | None = None,
+        execution_id: str | None = None,
+        workspace_id: str | None = None,
     ) -> builtins.list[Approval]:
-        """Requests, oldest first, filtered by status and execution."""
+        """Requests, oldest first, filtered by status, execution and workspace."""
         query = select(pending_approvals).order_by(_a.created_at, _a.id)
+        if workspace_id is not None:
+            query = query.where(_a.workspace_id == workspace_id)
         if status is not None:
             query = query.where(_a.status == status.value)
         if execution_id is not None:

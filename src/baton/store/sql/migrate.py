@@ -48,6 +48,8 @@ TABLE_MODULES = (
     "baton.store.sql.context",
     "baton.store.sql.messages",
     "baton.store.sql.approvals",
+    "baton.store.sql.tenancy",
+    "baton.store.sql.feedback",
     "baton.store.sql.rate_limits",
 )
 """Modules that define tables on the shared metadata."""

@@ -1,0 +1,150 @@
+"""An `ExecutionStore` that publishes what it commits to an `EventBus`.
+
+It wraps the real store: every method is delegated, and `append`, once the inner append has
+returned (the events are committed and numbered), hands the stored events to the bus. The
+publish is synchronous and never waits on a subscriber (see `baton.streaming.bus`), so a slow
+reader cannot slow the executor, and nothing about publishing can fail the append.
+
+The workspace of each execution is remembered from `create_execution` (for the workspace
+streams). An execution this process did not create (one resumed after a restart) has its
+workspace read once, when its first execution-level event is published; the entry is
+forgotten when the execution finishes, so the map holds only live executions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from baton.events import ExecutionStatus, RunEvent
+from baton.store.protocol import ExecutionStore
+from baton.store.records import (
+    AgentHistory,
+    Checkpoint,
+    ExecutionRecord,
+    StepRecord,
+    StoredEvent,
+)
+from baton.streaming.bus import LIFECYCLE_KINDS, EventBus
+
+__all__ = ["PublishingStore"]
+
+log = logging.getLogger("baton.streaming")
+
+
+class PublishingStore:
+    """`ExecutionStore` over `inner` that publishes committed events to `bus`."""
+
+    def __init__(self, inner: ExecutionStore, bus: EventBus) -> None:
+        """Delegate to `inner`; publish its appended events to `bus`."""
+        self.inner = inner
+        """The store that keeps the events (read it for replay)."""
+        self.bus = bus
+        """Where committed events go."""
+        self._workspaces: dict[str, str] = {}
+
+    @property
+    def append_never_suspends(self) -> bool:
+        """As the inner store (publishing never suspends)."""
+        return self.inner.append_never_suspends
+
+    async def create_execution(
+        self, execution: ExecutionRecord, steps: Sequence[StepRecord]
+    ) -> None:
+        """Insert the execution, and remember its workspace for the workspace streams."""
+        await self.inner.create_execution(execution, steps)
+        self._workspaces[execution.id] = execution.workspace_id
+
+    async def append(self, events: Sequence[RunEvent]) -> list[StoredEvent]:
+        """Append (commit) through the inner store, then publish what it stored."""
+        stored = await self.inner.append(events)
+        if not stored:
+            return stored
+        by_execution: dict[str, list[StoredEvent]] = {}
+        for s in stored:
+            by_execution.setdefault(s.event.execution_id, []).append(s)
+        for execution_id, batch in by_execution.items():
+            workspace_id = self._workspaces.get(execution_id)
+            lifecycle = [s.event.kind for s in batch if s.event.kind in LIFECYCLE_KINDS]
+            if workspace_id is None and lifecycle:
+                workspace_id = await self._workspace_of(execution_id)
+            self.bus.publish(workspace_id, batch)
+            if "execution_finished" in lifecycle:
+                self._workspaces.pop(execution_id, None)
+        return stored
+
+    async def _workspace_of(self, execution_id: str) -> str | None:
+        # Best effort: the events are committed already, and subscribers of the execution
+        # get them whatever happens here; only workspace streams would miss them.
+        try:
+            record = await self.inner.get_execution(execution_id)
+        except Exception:
+            log.warning("cannot find the workspace of %s to publish to", execution_id)
+            return None
+        self._workspaces[execution_id] = record.workspace_id
+        return record.workspace_id
+
+    async def get_execution(self, execution_id: str) -> ExecutionRecord:
+        """The execution, or `NotFoundError`."""
+        return await self.inner.get_execution(execution_id)
+
+    async def list_executions(
+        self,
+        *,
+        limit: int = 20,
+        status: ExecutionStatus | None = None,
+        workspace_id: str | None = None,
+        before: str | None = None,
+    ) -> list[ExecutionRecord]:
+        """Newest first (see `ExecutionStore.list_executions`)."""
+        return await self.inner.list_executions(
+            limit=limit, status=status, workspace_id=workspace_id, before=before
+        )
+
+    async def get_steps(self, execution_id: str) -> list[StepRecord]:
+        """Steps in plan order."""
+        return await self.inner.get_steps(execution_id)
+
+    async def events(
+        self, execution_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
+        """Events with ``seq > after``, from the inner store's log."""
+        return await self.inner.events(execution_id, after=after, limit=limit)
+
+    async def agent_history(self) -> dict[str, AgentHistory]:
+        """Per agent history, from the inner store."""
+        return await self.inner.agent_history()
+
+    async def acquire_lease(
+        self, execution_id: str, owner: str, ttl_s: float, *, take_from: str | None = None
+    ) -> bool:
+        """Take the execution's lease (see `ExecutionStore.acquire_lease`)."""
+        return await self.inner.acquire_lease(execution_id, owner, ttl_s, take_from=take_from)
+
+    async def renew_lease(self, execution_id: str, owner: str, ttl_s: float) -> bool:
+        """Extend `owner`'s lease."""
+        return await self.inner.renew_lease(execution_id, owner, ttl_s)
+
+    async def release_lease(self, execution_id: str, owner: str) -> None:
+        """Give the lease up."""
+        await self.inner.release_lease(execution_id, owner)
+
+    async def orphaned_executions(self) -> list[ExecutionRecord]:
+        """Executions to take up, oldest first."""
+        return await self.inner.orphaned_executions()
+
+    async def compact(self, execution_id: str) -> Checkpoint:
+        """Fold a finished execution's log into a checkpoint."""
+        return await self.inner.compact(execution_id)
+
+    async def checkpoint(self, execution_id: str) -> Checkpoint | None:
+        """The execution's checkpoint, if compacted."""
+        return await self.inner.checkpoint(execution_id)
+
+    async def request_cancel(self, execution_id: str) -> ExecutionRecord:
+        """Flag an execution for cancellation."""
+        return await self.inner.request_cancel(execution_id)
+
+    async def close(self) -> None:
+        """Close the inner store."""
+        await self.inner.close()
