@@ -200,6 +200,9 @@ def install_problem_handlers(app: FastAPI) -> None:
                 {"code": p.code, "step": p.step_id, "message": p.message, "hint": p.hint}
                 for p in exc.problems
             ]
+        if isinstance(exc, PlanningError):
+            extra["understood"] = list(exc.understood)
+            extra["not_understood"] = list(exc.not_understood)
         return problem_response(kind, exc.message, hint=exc.hint, **extra)
 
     async def on_api_problem(request: Request, exc: Exception) -> JSONResponse:
