@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+import anyio
 import pytest
 
 from support.api import Api
@@ -139,3 +142,27 @@ async def test_openapi_documents_the_routes_and_problem_responses(api: Api) -> N
         assert path in paths
     not_found = paths["/api/orchestrate/{execution_id}"]["get"]["responses"]["404"]
     assert PROBLEM in not_found["content"]
+
+
+async def test_an_expired_key_gets_the_same_401_as_an_unknown_one(api: Api) -> None:
+    soon = datetime.now(UTC) + timedelta(seconds=1.5)
+    async with api.client(api.admin_key) as admin:
+        created = await admin.post(
+            "/api/workspace/keys", json={"name": "short", "expires_at": soon.isoformat()}
+        )
+        past = await admin.post(
+            "/api/workspace/keys",
+            json={"name": "old", "expires_at": "2001-01-01T00:00:00Z"},
+        )
+    assert created.status_code == 201
+    assert past.status_code == 400
+    assert "future" in past.json()["detail"]
+    token = created.json()["token"]
+    async with api.client(token) as http:
+        assert (await http.get("/api/me")).status_code == 200
+        await anyio.sleep((soon - datetime.now(UTC)).total_seconds() + 0.1)
+        expired = await http.get("/api/me")
+    async with api.client("baton_000000000000_" + "x" * 43) as http:
+        unknown = await http.get("/api/me")
+    assert expired.status_code == 401
+    assert expired.json() == unknown.json()

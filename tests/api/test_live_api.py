@@ -11,6 +11,7 @@ from httpx_sse import aconnect_sse
 
 from baton.events import EVENT_ADAPTER
 from support.api import Api
+from support.poll import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -219,3 +220,32 @@ async def test_list_pages_with_a_cursor_and_filters_by_status(api: Api) -> None:
         assert failed["items"] == []
         bogus = await http.get("/api/orchestrate", params={"status": "bogus"})
         assert bogus.status_code == 422
+
+
+async def test_workspace_stream_carries_execution_events_of_its_own_workspace(api: Api) -> None:
+    plan = {
+        "steps": [
+            {"id": "a", "agent": "text.transform", "inputs": {"text": "x", "operation": "upper"}}
+        ]
+    }
+    async with api.client(api.admin_key) as admin:
+        other = (await admin.post("/api/workspaces", json={"name": "other"})).json()
+    seen: list[tuple[str, str]] = []
+    async with (
+        api.client(api.admin_key) as http,
+        api.client(other["admin_key"]) as stranger,
+        aconnect_sse(http, "GET", "/api/stream") as source,
+    ):
+        # The stream is live only: start once the server has attached it.
+        await wait_until(lambda: api.baton.bus.subscribers == 1)
+        await stranger.post("/api/orchestrate", json={"plan": plan})  # another workspace
+        mine = (await http.post("/api/orchestrate", json={"plan": plan})).json()
+        async for sse in source.aiter_sse():
+            if sse.event == "heartbeat" or not sse.id:
+                continue
+            seen.append((sse.id, sse.event))
+            if sse.event == "execution_finished":
+                break
+    ex_id = mine["execution"]["id"]
+    assert [kind for _, kind in seen] == ["execution_started", "execution_finished"]
+    assert all(event_id.startswith(f"{ex_id}:") for event_id, _ in seen)
