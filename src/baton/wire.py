@@ -63,7 +63,11 @@ class _Out(BaseModel):
 
 
 class OrchestrateIn(_In):
-    """Start an execution from a plain-language request or a plan (exactly one of them)."""
+    """Start an execution from a plain-language request or a plan.
+
+    Given both, the plan runs as is and the request is recorded as what it was made for (a
+    client that showed the planned plan and had it confirmed sends both).
+    """
 
     model_config = ConfigDict(
         extra="forbid",

@@ -58,13 +58,22 @@ async def test_unknown_fields_are_refused_naming_the_field(api: Api) -> None:
     assert any(e["where"] == "body.dryrun" for e in body["errors"])
 
 
-async def test_request_and_plan_together_or_neither_are_refused(api: Api) -> None:
+async def test_neither_request_nor_plan_is_refused_and_both_record_the_request(
+    api: Api,
+) -> None:
+    plan = {
+        "steps": [
+            {"id": "a", "agent": "text.transform", "inputs": {"text": "x", "operation": "upper"}}
+        ]
+    }
     async with api.client(api.admin_key) as http:
-        both = await http.post("/api/orchestrate", json={"request": "x", "plan": {"steps": []}})
         neither = await http.post("/api/orchestrate", json={})
-    for response in (both, neither):
-        assert response.status_code == 422
-        assert "exactly one of" in response.json()["detail"]
+        both = await http.post("/api/orchestrate", json={"request": "shout x", "plan": plan})
+    assert neither.status_code == 422
+    assert "give `request`" in neither.json()["detail"]
+    assert both.status_code == 202
+    assert both.json()["execution"]["request"] == "shout x"
+    assert both.json()["execution"]["name"] == "shout x"
 
 
 async def test_an_invalid_plan_lists_its_problems_and_stores_nothing(api: Api) -> None:

@@ -222,6 +222,19 @@ async def test_cancel_of_a_pending_execution_is_immediate(registry: AgentRegistr
     assert [s.status for s in await o.store.get_steps(record.id)] == [StepStatus.CANCELLED]
 
 
+async def test_cancel_of_a_pending_execution_another_process_holds_is_a_request(
+    registry: AgentRegistry,
+) -> None:
+    o = orchestrator(registry)
+    record = await o.create(Plan(steps=[Step(id="a", agent="echo", inputs={"text": "x"})]))
+    assert await o.store.acquire_lease(
+        record.id, "another-live-process", 30, take_from=o.executor.options.owner
+    )
+    after = await o.cancel(record.id)
+    assert after.status is ExecutionStatus.PENDING  # its holder will see the flag and stop
+    assert after.cancel_requested
+
+
 async def test_resume_does_not_rerun_succeeded_steps(registry: AgentRegistry) -> None:
     calls: list[str] = []
 

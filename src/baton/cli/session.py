@@ -1,4 +1,9 @@
-"""Per-invocation state of the command line, and opening the engine for one command."""
+"""Per-invocation state of the command line, and opening the engine (or a server) for one command.
+
+When ``BATON_URL`` is set, the commands that can work through the REST API do so with
+`CliState.with_client` (see `baton.cli.remote`); the others refuse in `CliState.with_baton`
+with a message saying so, rather than work on a local database the user did not mean.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,14 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import anyio
+import click
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from baton.app import Baton
+from baton.client import AuthenticationError, BatonClient
+from baton.errors import UsageError
 from baton.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -56,13 +64,23 @@ class CliState:
         for line in errors:
             self.err.print(Text.assemble(("warning: ", "bold yellow"), line), soft_wrap=True)
 
+    @property
+    def remote(self) -> bool:
+        """Whether commands go to a baton server (``BATON_URL`` is set) instead of the engine."""
+        return bool(self.settings().url)
+
     def with_baton(self, work: Callable[[Baton], Awaitable[T]]) -> T:
         """Open the engine, run `work` on it in a fresh event loop, close it.
 
         Settings are read before the loop starts, so the loop never blocks on the
         environment file.
+
+        Raises:
+            UsageError: ``BATON_URL`` is set: this command works on the local engine only.
         """
         settings = self.settings()
+        if settings.url:
+            raise _local_only(settings.url)
 
         async def main() -> T:
             async with Baton.open(settings) as baton:
@@ -70,6 +88,46 @@ class CliState:
                 return await work(baton)
 
         return anyio.run(main)
+
+    def with_client(self, work: Callable[[BatonClient], Awaitable[T]]) -> T:
+        """Connect to the server at ``BATON_URL`` with ``BATON_API_KEY`` and run `work`.
+
+        Raises:
+            UsageError: ``BATON_API_KEY`` is not set.
+        """
+        settings = self.settings()
+        url = settings.url or ""
+        if not settings.api_key:
+            raise UsageError(
+                f"BATON_URL is set ({url}) but BATON_API_KEY is not: the server needs an API key",
+                hint="`baton serve` prints the first admin key when it first starts; an admin "
+                "makes more with POST /api/workspace/keys. Then `export BATON_API_KEY=baton_...`"
+                " (or unset BATON_URL to use the local engine)",
+            )
+        api_key = settings.api_key
+
+        async def main() -> T:
+            async with BatonClient(url, api_key) as client:
+                return await work(client)
+
+        try:
+            return anyio.run(main)
+        except AuthenticationError as exc:
+            raise AuthenticationError(
+                f"the server at {url} refused BATON_API_KEY: {exc.message}",
+                hint="check BATON_API_KEY: keys can be revoked or expire; an admin makes a new "
+                "one with POST /api/workspace/keys (`baton serve` prints the first admin key)",
+            ) from exc
+
+
+def _local_only(url: str) -> UsageError:
+    ctx = click.get_current_context(silent=True)
+    command = f"`{ctx.command_path}`" if ctx is not None else "this command"
+    return UsageError(
+        f"{command} works on the local engine only, and BATON_URL is set ({url})",
+        hint="unset BATON_URL to run it here (`env -u BATON_URL baton ...`), or run it on the "
+        "server's machine",
+    )
 
 
 def state_of(ctx: typer.Context) -> CliState:

@@ -243,7 +243,10 @@ class Orchestrator:
         )
 
     async def cancel(self, execution_id: str) -> ExecutionRecord:
-        """Ask the process running `execution_id` to cancel it (takes effect within a second).
+        """Cancel `execution_id`.
+
+        One that is pending or waiting, and that no process holds, is cancelled here and now;
+        otherwise the process running it is asked to (it stops within a second).
 
         Raises:
             NotFoundError: no such execution.
@@ -254,26 +257,34 @@ class Orchestrator:
             raise UsageError(
                 f"execution {execution_id} has already {_finished_words(record.status)}"
             )
-        if record.status is ExecutionStatus.PENDING:
-            # Nobody is running it: cancel it here, step by step, in one transaction.
-            steps = await self.store.get_steps(execution_id)
-            events: list[RunEvent] = [
-                StepCancelled(execution_id=execution_id, step_id=s.step_id)
-                for s in steps
-                if not s.status.finished
-            ]
-            events.append(
-                ExecutionFinished(
-                    execution_id=execution_id,
-                    status=ExecutionStatus.CANCELLED,
-                    error="cancelled before it started",
-                )
-            )
-            await self.store.append(events)
-            if record.lease_owner is not None:  # nobody is to run it now
-                await self.store.release_lease(execution_id, record.lease_owner)
-            return await self.store.get_execution(execution_id)
+        if record.status in (ExecutionStatus.PENDING, ExecutionStatus.WAITING):
+            # Nobody may be running it: if its lease is free, cancel it here, step by step,
+            # in one transaction, holding the lease so that nobody starts it meanwhile.
+            owner, ttl = self.executor.options.owner, self.executor.options.lease_ttl_s
+            if await self.store.acquire_lease(execution_id, owner, ttl):
+                try:
+                    return await self._cancel_idle(execution_id, record.status)
+                finally:
+                    await self.store.release_lease(execution_id, owner)
         return await self.store.request_cancel(execution_id)
+
+    async def _cancel_idle(self, execution_id: str, status: ExecutionStatus) -> ExecutionRecord:
+        steps = await self.store.get_steps(execution_id)
+        events: list[RunEvent] = [
+            StepCancelled(execution_id=execution_id, step_id=s.step_id)
+            for s in steps
+            if not s.status.finished
+        ]
+        why = "before it started" if status is ExecutionStatus.PENDING else "while it waited"
+        events.append(
+            ExecutionFinished(
+                execution_id=execution_id,
+                status=ExecutionStatus.CANCELLED,
+                error=f"cancelled {why}",
+            )
+        )
+        await self.store.append(events)
+        return await self.store.get_execution(execution_id)
 
 
 def _finished_words(status: ExecutionStatus) -> str:

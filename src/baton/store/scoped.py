@@ -57,5 +57,5 @@ class WorkspaceExecutions:
 def _not_found(execution_id: str) -> NotFoundError:
     return NotFoundError(
         f"execution {execution_id} not found",
-        hint="list the executions you can see with GET /api/orchestrate",
+        hint="`baton executions list` (GET /api/orchestrate) shows the executions you can see",
     )

@@ -81,10 +81,11 @@ async def orchestrate(
     body: OrchestrateIn, services: Services, principal: Runner, response: Response
 ) -> OrchestrateOut:
     """Plan (or take) the plan, validate it, and start it in the background."""
-    if (body.request is None) == (body.plan is None):
+    if body.request is None and body.plan is None:
         raise ApiProblem(
             INVALID_REQUEST,
-            "give exactly one of `request` (plain language) or `plan` (a plan document)",
+            "give `request` (plain language) or `plan` (a plan document)",
+            hint="with both, the plan runs and the request is recorded with it",
         )
     baton = services.baton
     plan: Plan
@@ -166,8 +167,11 @@ async def get_events(
 async def cancel_execution(
     execution_id: str, services: Services, principal: Canceller
 ) -> ExecutionOut:
-    """The runner stops it within about a second (409-like 400 if it has finished)."""
+    """Cancelled at once if nobody runs it, else within about a second (400 if finished)."""
     await scoped(services, principal).get(execution_id)
+    if execution_id in services.runs.running:
+        # Running here (or about to): its runner sees the flag and stops within a second.
+        return execution_out(await services.baton.store.request_cancel(execution_id))
     return execution_out(await services.baton.orchestrator.cancel(execution_id))
 
 

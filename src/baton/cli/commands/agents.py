@@ -8,6 +8,7 @@ import typer
 
 from baton.agents.registry import AgentStats, RegisteredAgent
 from baton.app import Baton
+from baton.cli import remote
 from baton.cli.serialize import agent_json, emit_json
 from baton.cli.session import state_of
 from baton.cli.tables import agent_view, agents_table
@@ -25,6 +26,13 @@ def list_agents(ctx: typer.Context, as_json: JsonOption = False) -> None:
     async def work(b: Baton) -> list[tuple[RegisteredAgent, AgentStats]]:
         return [(b.registry.entry(n), b.registry.stats(n)) for n in b.registry.names()]
 
+    if state.remote:
+        found = state.with_client(lambda c: c.agents())
+        if as_json:
+            emit_json([remote.agent_json(a, detail=False) for a in found])
+        else:
+            state.out.print(remote.agents_table(found))
+        return
     entries = state.with_baton(work)
     if as_json:
         emit_json([agent_json(e, s, detail=False) for e, s in entries])
@@ -44,6 +52,13 @@ def show_agent(
     async def work(b: Baton) -> tuple[RegisteredAgent, AgentStats]:
         return b.registry.entry(name), b.registry.stats(name)
 
+    if state.remote:
+        found = state.with_client(lambda c: c.agent(name))
+        if as_json:
+            emit_json(remote.agent_json(found, detail=True))
+        else:
+            state.out.print(remote.agent_view(found))
+        return
     entry, stats = state.with_baton(work)
     if as_json:
         emit_json(agent_json(entry, stats, detail=True))

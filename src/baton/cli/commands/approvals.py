@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from baton.app import Baton
+from baton.cli import remote
 from baton.cli.commands.recovery import resume_execution
 from baton.cli.errors import EXIT_FAILED
 from baton.cli.serialize import emit_json
@@ -60,7 +61,14 @@ def list_approvals(
     async def work(b: Baton) -> list[Approval]:
         return await b.approvals.list(include_decided=show_all)
 
-    approvals = state.with_baton(work)
+    if state.remote:
+        found = state.with_client(lambda c: c.approvals(include_decided=show_all))
+        if as_json:
+            emit_json([a.model_dump(mode="json") for a in found])
+            return
+        approvals = [remote.approval_record(a) for a in found]
+    else:
+        approvals = state.with_baton(work)
     if as_json:
         emit_json([approval_json(a) for a in approvals])
     elif approvals:
@@ -91,6 +99,15 @@ def approve(
         )
         return None if no_resume else await _continue(b, approval.execution_id, state)
 
+    if state.remote:
+        _exit_for(
+            state.with_client(
+                lambda c: remote.decide(
+                    c, state, approval_id, edited_inputs=edited, resume=not no_resume
+                )
+            )
+        )
+        return
     _exit_for(state.with_baton(work))
 
 
@@ -110,6 +127,15 @@ def reject(
         )
         return None if no_resume else await _continue(b, approval.execution_id, state)
 
+    if state.remote:
+        _exit_for(
+            state.with_client(
+                lambda c: remote.decide(
+                    c, state, approval_id, reject_reason=reason, resume=not no_resume
+                )
+            )
+        )
+        return
     _exit_for(state.with_baton(work))
 
 

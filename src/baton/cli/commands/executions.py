@@ -9,9 +9,11 @@ import typer
 from rich.text import Text
 
 from baton.app import Baton
+from baton.cli import remote
 from baton.cli.serialize import emit_json, event_json, execution_json, step_json
 from baton.cli.session import state_of
 from baton.cli.tables import events_table, execution_view, executions_table
+from baton.client import BatonClient
 from baton.errors import UsageError
 from baton.events import ExecutionStatus, utcnow
 from baton.store.compaction import RECOVERY_KINDS, recovery_from_snapshot
@@ -38,7 +40,10 @@ def list_executions(
     async def work(b: Baton) -> list[ExecutionRecord]:
         return await b.store.list_executions(limit=limit, status=status)
 
-    records = state.with_baton(work)
+    if state.remote:
+        records = state.with_client(lambda c: remote.list_executions(c, status, limit))
+    else:
+        records = state.with_baton(work)
     if as_json:
         emit_json([execution_json(r) for r in records])
     elif records:
@@ -67,7 +72,12 @@ def show_execution(
             recovery,
         )
 
-    record, steps, recovery = state.with_baton(work)
+    if state.remote:
+        record, steps, recovery = state.with_client(
+            lambda c: remote.show_execution(c, execution_id)
+        )
+    else:
+        record, steps, recovery = state.with_baton(work)
     if as_json:
         emit_json(
             {
@@ -89,7 +99,11 @@ def show_events(ctx: typer.Context, execution_id: IdArgument, as_json: JsonOptio
         await b.store.get_execution(execution_id)  # NotFoundError rather than an empty log
         return await b.store.events(execution_id), await b.store.checkpoint(execution_id)
 
-    events, checkpoint = state.with_baton(work)
+    if state.remote:
+        events = state.with_client(lambda c: remote.all_events(c, execution_id))
+        checkpoint = None
+    else:
+        events, checkpoint = state.with_baton(work)
     if checkpoint is not None:
         state.note(
             f"the event log was compacted on {checkpoint.created_at:%Y-%m-%d %H:%M} UTC: "
@@ -153,7 +167,10 @@ def cancel(ctx: typer.Context, execution_id: IdArgument) -> None:
     async def work(b: Baton) -> ExecutionRecord:
         return await b.orchestrator.cancel(execution_id)
 
-    record = state.with_baton(work)
+    async def on_server(c: BatonClient) -> ExecutionRecord:
+        return remote.execution_record(await c.cancel(execution_id))
+
+    record = state.with_client(on_server) if state.remote else state.with_baton(work)
     if record.status is ExecutionStatus.CANCELLED:
         state.out.print(Text.assemble("cancelled execution ", (record.id, "bold")))
     else:

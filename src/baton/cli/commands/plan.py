@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from baton.app import Baton
+from baton.cli import remote
 from baton.cli.render import estimate_text, plan_tree
 from baton.cli.serialize import emit_json
 from baton.cli.session import CliState, state_of
@@ -33,6 +34,9 @@ def plan(
     """Plan a request without running it: the steps, the critical path, an estimate."""
     state = state_of(ctx)
     source = read_source(request, plan_file)
+    if state.remote:
+        state.with_client(lambda c: remote.plan_remote(c, state, source, as_json=as_json))
+        return
     planned, est = state.with_baton(lambda b: _plan(b, source, state, quiet=as_json))
     if as_json:
         # exclude_defaults keeps the document as short as one written by hand; it loads back

@@ -9,6 +9,7 @@ import typer
 from rich.text import Text
 
 from baton.app import Baton
+from baton.cli import remote
 from baton.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED
 from baton.cli.live import make_view
 from baton.cli.render import result_view
@@ -30,7 +31,11 @@ def resume(
     """
     state = state_of(ctx)
     try:
-        result = state.with_baton(lambda b: resume_execution(b, execution_id, state))
+        result = (
+            state.with_client(lambda c: remote.resume_remote(c, state, execution_id))
+            if state.remote
+            else state.with_baton(lambda b: resume_execution(b, execution_id, state))
+        )
     except KeyboardInterrupt:
         state.out.print(Text(f"cancelled; state saved, execution {execution_id}", "magenta"))
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -11,15 +11,17 @@ import typer
 from rich.text import Text
 
 from baton.app import Baton
+from baton.cli import remote
 from baton.cli.commands.recovery import recover_all
 from baton.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED
 from baton.cli.live import make_view
 from baton.cli.render import plan_tree, result_view
 from baton.cli.session import CliState, state_of
 from baton.cli.source import PlanSource, read_source, resolve_plan
+from baton.client import BatonClient
 from baton.core.executor import ExecutionResult
 from baton.core.plan import Plan
-from baton.errors import UsageError
+from baton.errors import BatonError, UsageError
 
 
 @dataclass(slots=True)
@@ -43,6 +45,7 @@ def run(
 ) -> None:
     """Plan a request (or load --plan FILE), confirm, and run it with a live view.
 
+    With BATON_URL set, the server plans and runs it, and the view follows its event stream.
     Exits 0 when the execution succeeded, 1 when it failed or was cancelled, 130 on Ctrl-C
     (running steps are cancelled and the state is saved).
     """
@@ -50,7 +53,9 @@ def run(
     source = read_source(request, plan_file)
     progress = _Progress()
     try:
-        if yes:
+        if state.remote:
+            result = _run_remote(state, source, yes, progress)
+        elif yes:
             result = state.with_baton(lambda b: _plan_then_execute(b, source, state, progress))
         else:
             plan = state.with_baton(lambda b: _prepare(b, source, state))
@@ -60,6 +65,8 @@ def run(
         if progress.execution_id is None:
             state.err.print(Text("interrupted; nothing was run", style="magenta"))
         else:
+            if state.remote:
+                _cancel_remote(state, progress.execution_id)
             state.out.print(
                 Text.assemble(
                     ("cancelled; state saved, execution ", "magenta"),
@@ -69,6 +76,35 @@ def run(
         raise typer.Exit(EXIT_INTERRUPTED) from None
     if not result.ok:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _run_remote(
+    state: CliState, source: PlanSource, yes: bool, progress: _Progress
+) -> ExecutionResult:
+    """``baton run`` on the server at ``BATON_URL``: the same steps, through the REST API."""
+    plan: Plan | None = None
+    if not yes:
+        shown = state.with_client(lambda c: remote.preview(c, source))
+        plan = Plan.model_validate(shown.plan)
+        state.out.print(plan_tree(plan))
+        _confirm()
+
+    async def work(client: BatonClient) -> ExecutionResult:
+        execution_id, planned = await remote.start(client, state, source, plan)
+        progress.execution_id = execution_id
+        state.note(f"execution {execution_id} on {client.base_url} (Ctrl-C cancels it)")
+        state.out.print()
+        return await remote.follow(client, state, execution_id, planned)
+
+    return state.with_client(work)
+
+
+def _cancel_remote(state: CliState, execution_id: str) -> None:
+    """After Ctrl-C: cancel the execution on the server, as a local run is cancelled."""
+    try:
+        state.with_client(lambda c: c.cancel(execution_id))
+    except BatonError as exc:  # finished meanwhile, or the server is gone: say so, go on
+        state.err.print(Text(f"could not cancel execution {execution_id}: {exc.message}"))
 
 
 def _interactive() -> bool:
