@@ -26,6 +26,7 @@ from baton.agents.registry import AgentRegistry
 from baton.comms.context import SharedContext
 from baton.comms.messenger import MessageHub
 from baton.core.gates import Cleared, Refused, StepGates
+from baton.core.interceptors import around_execution, notify
 from baton.core.ladder import classify
 from baton.core.lease import Lease
 from baton.core.plan import Plan
@@ -120,15 +121,13 @@ class Executor:
         Cancelling the calling scope cancels running steps and records them (and the
         execution) as cancelled before the cancellation propagates.
         """
-        run = _Run(
-            self,
-            execution_id,
-            plan,
-            on_event,
-            previous or {},
-            workspace_id=workspace_id or self.options.workspace_id,
-        )
-        return await run.go(take_over_from)
+        workspace = workspace_id or self.options.workspace_id
+        run = _Run(self, execution_id, plan, on_event, previous or {}, workspace_id=workspace)
+        interceptors = self.options.interceptors
+        if not interceptors:
+            return await run.go(take_over_from)
+        async with around_execution(interceptors, execution_id, workspace):
+            return await run.go(take_over_from)
 
 
 class _Run:
@@ -535,6 +534,8 @@ class _Run:
         else:
             with anyio.CancelScope(shield=True):
                 await self.ex.store.append(events)
+        if self.ex.options.interceptors:
+            notify(self.ex.options.interceptors, events)
         if self.on_event is not None:
             for e in events:
                 self.on_event(e)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from baton.core.interceptors import RunInterceptor
 from baton.core.lease import new_owner_id
 from baton.core.run_state import ConcurrencyLimits
 from baton.events import ExecutionStatus, RunEvent, StepStatus
@@ -71,3 +72,6 @@ class ExecutorOptions:
     """Tenant of the executions (scopes the shared context)."""
     approvals: Approvals | None = None
     """Approval gates: steps the policy selects wait for a person (None: no gates)."""
+    interceptors: tuple[RunInterceptor, ...] = ()
+    """Tracing, metrics and logging around runs, agent calls and events (see
+    `baton.core.interceptors`)."""

@@ -21,6 +21,7 @@ from baton.agents.protocol import Agent, AgentContext
 from baton.agents.registry import AgentRegistry
 from baton.comms.context import SharedContext
 from baton.comms.messenger import MessageHub
+from baton.core.interceptors import around_attempt
 from baton.core.plan import Step
 from baton.core.references import resolve_inputs
 from baton.core.run_types import ExecutorOptions
@@ -122,8 +123,13 @@ class StepWorkers:
 
     async def _run_attempt(self, sid: str, attempt: int, began: float) -> None:
         agent = self._agents[sid]
+        interceptors = self._options.interceptors
         try:
-            output = await self._call_agent(self._steps[sid], agent, attempt)
+            if interceptors:
+                async with around_attempt(interceptors, self._id, sid, agent.spec.name, attempt):
+                    output = await self._call_agent(self._steps[sid], agent, attempt)
+            else:
+                output = await self._call_agent(self._steps[sid], agent, attempt)
         except Exception as exc:
             self._report_failure(sid, exc, began)
             return
