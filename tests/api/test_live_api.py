@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -10,7 +11,8 @@ import pytest
 from httpx_sse import aconnect_sse
 
 from baton.events import EVENT_ADAPTER
-from support.api import Api
+from baton.settings import Settings
+from support.api import Api, running_api
 from support.poll import wait_until
 
 pytestmark = pytest.mark.anyio
@@ -249,3 +251,21 @@ async def test_workspace_stream_carries_execution_events_of_its_own_workspace(ap
     ex_id = mine["execution"]["id"]
     assert [kind for _, kind in seen] == ["execution_started", "execution_finished"]
     assert all(event_id.startswith(f"{ex_id}:") for event_id, _ in seen)
+
+
+async def test_an_idle_stream_carries_heartbeats(tmp_path: Path) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        data_dir=tmp_path / "data", workspace=tmp_path, stream_heartbeat_s=0.2, _env_file=None
+    )
+    async with running_api(settings) as api, api.client(api.admin_key) as http:
+        ex_id = (await http.post("/api/orchestrate", json={"plan": GATED_PLAN})).json()[
+            "execution"
+        ]["id"]
+        await wait_status(http, ex_id, "waiting")
+        lines: list[str] = []
+        with anyio.move_on_after(1.5):
+            async with http.stream("GET", f"/api/orchestrate/{ex_id}/stream") as response:
+                async for line in response.aiter_lines():
+                    lines.append(line)
+    assert ": heartbeat" in lines  # an SSE comment: clients ignore it, proxies see traffic
+    assert lines.count(": heartbeat") >= 3
