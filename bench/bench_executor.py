@@ -8,6 +8,7 @@ an empty database of its own, and the server is stopped and removed at the end. 
     .venv/bin/python bench/bench_executor.py            # all workloads, SQLite and memory
     .venv/bin/python bench/bench_executor.py --stores sqlite,memory,postgres
     .venv/bin/python bench/bench_executor.py --json     # machine-readable
+    .venv/bin/python bench/bench_executor.py --workloads W2,W4 --observe both   # telemetry cost
 """
 
 from __future__ import annotations
@@ -34,9 +35,16 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))  # for support.post
 from baton.agents import AgentRegistry
 from baton.core.executor import Executor, ExecutorOptions
 from baton.core.graph import Dag
+from baton.core.interceptors import RunInterceptor
 from baton.core.orchestrator import Orchestrator
 from baton.core.run_state import ConcurrencyLimits
+from baton.observability.logs import LogAggregator
+from baton.observability.metrics import Metrics
+from baton.observability.tracing import setup_tracing
+from baton.settings import Settings
 from baton.store import ExecutionStore, MemoryExecutionStore
+from baton.store.logs import LogStore, MemoryLogStore
+from baton.store.traces import MemoryTraceStore, TraceStore
 from support.postgres import (  # pyright: ignore[reportMissingImports]  # on sys.path above
     PostgresServer,
     fresh_database,
@@ -67,35 +75,67 @@ async def _database_url(backend: str, pg_server: str | None) -> AsyncIterator[st
 
 
 @contextlib.asynccontextmanager
-async def _open_store(backend: str, pg_server: str | None) -> AsyncIterator[ExecutionStore]:
+async def _open_store(
+    backend: str, pg_server: str | None
+) -> AsyncIterator[tuple[ExecutionStore, TraceStore, LogStore]]:
     if backend == "memory":
-        yield MemoryExecutionStore()
+        yield MemoryExecutionStore(), MemoryTraceStore(), MemoryLogStore()
         return
     from baton.store.sql.database import open_database
     from baton.store.sql.execution_store import SqlExecutionStore
+    from baton.store.sql.logs import SqlLogStore
     from baton.store.sql.schema import create_schema
+    from baton.store.sql.traces import SqlTraceStore
 
     async with _database_url(backend, pg_server) as url:
         db = open_database(url)
         store = SqlExecutionStore(db)
         try:
             await create_schema(db)
-            yield store
+            yield store, SqlTraceStore(db), SqlLogStore(db)
         finally:
             await store.close()
 
 
+@contextlib.asynccontextmanager
+async def _observed(
+    store: ExecutionStore, traces: TraceStore, logs: LogStore, backend: str
+) -> AsyncIterator[tuple[ExecutionStore, tuple[RunInterceptor, ...]]]:
+    """The store and interceptors of `baton serve` with every kind of telemetry on: spans
+    (kept in the database, as by default), Prometheus metrics and the log aggregator."""
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    tracing = setup_tracing(settings, traces)
+    metrics = Metrics()
+    try:
+        async with LogAggregator.from_settings(logs, settings) as aggregator:
+            interceptors = [tracing.interceptor, aggregator.interceptor, metrics.interceptor]
+            system = None if backend == "memory" else backend
+            yield (
+                tracing.wrap_store(store, system=system),
+                tuple(i for i in interceptors if i is not None),
+            )
+    finally:
+        await tracing.shutdown()
+
+
 async def _measure(
-    name: str, backend: str, repeat: int, pg_server: str | None = None
+    name: str, backend: str, repeat: int, pg_server: str | None = None, observe: bool = False
 ) -> dict[str, object]:
     plan, durations = WORKLOADS[name]()
     registry = AgentRegistry()
     registry.register_all(BENCH_AGENTS, source="bench")
     _, critical = Dag.of(plan).critical_path(durations.__getitem__)
     best = float("inf")
-    async with _open_store(backend, pg_server) as store:
+    async with contextlib.AsyncExitStack() as stack:
+        store, traces, logs = await stack.enter_async_context(_open_store(backend, pg_server))
+        interceptors: tuple[RunInterceptor, ...] = ()
+        if observe:
+            store, interceptors = await stack.enter_async_context(
+                _observed(store, traces, logs, backend)
+            )
         # The engine's default limits (32 steps at once), as a user gets them.
-        executor = Executor(registry, store, options=ExecutorOptions(limits=ConcurrencyLimits()))
+        options = ExecutorOptions(limits=ConcurrencyLimits(), interceptors=interceptors)
+        executor = Executor(registry, store, options=options)
         orchestrator = Orchestrator(registry, store, executor)
         for _ in range(repeat):
             record = await orchestrator.create(plan)
@@ -110,6 +150,7 @@ async def _measure(
     out: dict[str, object] = {
         "workload": name,
         "store": backend,
+        "observability": observe,
         "steps": n,
         "makespan_s": round(best, 4),
         "critical_path_s": round(critical, 4),
@@ -122,8 +163,8 @@ async def _measure(
     return out
 
 
-def _child(name: str, backend: str, repeat: int, pg_server: str | None) -> None:
-    print(json.dumps(anyio.run(_measure, name, backend, repeat, pg_server)))
+def _child(name: str, backend: str, repeat: int, pg_server: str | None, observe: bool) -> None:
+    print(json.dumps(anyio.run(_measure, name, backend, repeat, pg_server, observe)))
 
 
 @contextlib.contextmanager
@@ -143,11 +184,18 @@ def main() -> None:
     parser.add_argument("--stores", default="sqlite,memory", help=f"any of {','.join(STORES)}")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--observe",
+        choices=("off", "on", "both"),
+        default="off",
+        help="telemetry (spans kept in the store, metrics, logs): off, on, or both side by side",
+    )
     parser.add_argument("--pg-server", help=argparse.SUPPRESS)  # parent -> child
     args = parser.parse_args()
     if args.one:
-        _child(args.one[0], args.one[1], args.repeat, args.pg_server)
+        _child(args.one[0], args.one[1], args.repeat, args.pg_server, args.observe == "on")
         return
+    modes = {"off": ["off"], "on": ["on"], "both": ["off", "on"]}[args.observe]
     stores = args.stores.split(",")
     if unknown := sorted(set(stores) - set(STORES)):
         parser.error(f"unknown store(s) {', '.join(unknown)}; choose from {', '.join(STORES)}")
@@ -155,14 +203,15 @@ def main() -> None:
     with _postgres_if("postgres" in stores) as pg_server:
         for backend in stores:
             for name in args.workloads.split(","):
-                cmd = [sys.executable, __file__, "--one", name, backend]
-                cmd += ["--repeat", str(args.repeat)]
-                if backend == "postgres" and pg_server is not None:
-                    cmd += ["--pg-server", pg_server]
-                proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
-                if proc.returncode != 0:
-                    sys.exit(f"{name} on {backend} failed:\n{proc.stderr}")
-                rows.append(json.loads(proc.stdout))
+                for mode in modes:
+                    cmd = [sys.executable, __file__, "--one", name, backend]
+                    cmd += ["--repeat", str(args.repeat), "--observe", mode]
+                    if backend == "postgres" and pg_server is not None:
+                        cmd += ["--pg-server", pg_server]
+                    proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
+                    if proc.returncode != 0:
+                        sys.exit(f"{name} on {backend} failed:\n{proc.stderr}")
+                    rows.append(json.loads(proc.stdout))
     if args.json:
         print(json.dumps(rows, indent=2))
         return
@@ -170,14 +219,16 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     print(f"best of {args.repeat} runs per workload; every transition persisted to the store\n")
-    header = f"{'workload':8} {'store':8} {'steps':>6} {'makespan s':>11} {'critical s':>11} "
-    header += f"{'ratio':>7} {'ms/step':>8} {'peak RSS MB':>12}"
+    header = f"{'workload':8} {'store':8} {'telemetry':>9} {'steps':>6} "
+    header += f"{'makespan s':>11} {'critical s':>11} {'ratio':>7} {'ms/step':>8} "
+    header += f"{'peak RSS MB':>12}"
     print(header)
     for r in rows:
         ratio = r.get("makespan_over_critical")
         per = r.get("ms_per_step")
         print(
-            f"{r['workload']:8} {r['store']:8} {r['steps']:>6} {r['makespan_s']:>11.4f} "
+            f"{r['workload']:8} {r['store']:8} {'on' if r['observability'] else 'off':>9} "
+            f"{r['steps']:>6} {r['makespan_s']:>11.4f} "
             f"{r['critical_path_s']:>11.4f} {ratio if ratio is not None else '-':>7} "
             f"{per if per is not None else '-':>8} {r['peak_rss_mb']:>12}"
         )

@@ -31,22 +31,29 @@ from baton.core.run_state import ConcurrencyLimits
 from baton.core.validation import validate_plan
 from baton.enterprise.tenancy import Tenancy
 from baton.events import RunEvent
+from baton.observability.alerts import Alerts, build_alerts
+from baton.observability.logs import LogAggregator
+from baton.observability.metrics import Metrics
+from baton.observability.tracing import Tracing, setup_tracing
 from baton.planning.offline import OfflinePlanner
 from baton.planning.protocol import Planner, PlanningContext
 from baton.safety.approvals import Approvals
 from baton.safety.locks import ResourceLocks
 from baton.safety.rate_limit import RateLimit, RateLimiter
 from baton.settings import Settings, load_settings
+from baton.store.alerts import Activity, AlertStore, MemoryAlertStore, StoreActivity
 from baton.store.approvals import ApprovalStore, MemoryApprovalStore
 from baton.store.calendar import CalendarStore, MemoryCalendarStore
 from baton.store.context import ContextStore, MemoryContextStore
 from baton.store.feedback import FeedbackStore, MemoryFeedbackStore
 from baton.store.locks import LockStore, MemoryLockStore
+from baton.store.logs import LogStore, MemoryLogStore
 from baton.store.memory import MemoryExecutionStore
 from baton.store.messages import MemoryMessageStore, MessageStore
 from baton.store.protocol import ExecutionStore
 from baton.store.rate_limits import AdmissionStore
 from baton.store.tenancy import MemoryTenancyStore, TenancyStore
+from baton.store.traces import MemoryTraceStore, TraceStore
 from baton.streaming.bus import EventBus
 from baton.streaming.publishing_store import PublishingStore
 
@@ -77,8 +84,16 @@ class Baton:
     """People's feedback on executions."""
     bus: EventBus
     """Every event this process commits, live, for SSE subscribers (see `baton.streaming`)."""
+    alerts: Alerts
+    """The alert rules and their evaluator (``baton serve`` runs it; ``baton alerts``)."""
+    tracing: Tracing
+    """OpenTelemetry spans of executions, planning and model calls (``baton traces show``)."""
+    logs: LogStore
+    """The log aggregator's records: search, tail, export, purge (`baton.observability.logs`)."""
     discovery: DiscoveryReport = field(default_factory=DiscoveryReport)
     """What discovery found, and the plugins that failed to load."""
+    metrics: Metrics | None = None
+    """Prometheus metrics of this engine (``GET /metrics``); None when turned off."""
 
     @classmethod
     @asynccontextmanager
@@ -104,8 +119,18 @@ class Baton:
             bus = EventBus(
                 max_queue=settings.stream_queue_size, heartbeat_s=settings.stream_heartbeat_s
             )
+            # Shut down after the database is disposed of: pushed later, it runs first and
+            # flushes the spans left while the trace store can still take them.
+            tracing = setup_tracing(settings, stores.traces)
+            stack.push_async_callback(tracing.shutdown)
+            # Entered after the database: left (its last records written) before it closes.
+            aggregator = await stack.enter_async_context(
+                LogAggregator.from_settings(stores.logs, settings)
+            )
             # Events reach live subscribers only after their commit, from the store itself.
-            store: ExecutionStore = PublishingStore(stores.executions, bus)
+            store: ExecutionStore = PublishingStore(
+                tracing.wrap_store(stores.executions, system=stores.dialect), bus
+            )
             calendar = stores.calendar
             approvals = Approvals.from_settings(stores.approvals, settings)
             registry = AgentRegistry()
@@ -127,20 +152,35 @@ class Baton:
                         failures=past.failed,
                         mean_duration_s=past.mean_duration_s or 0.0,
                     )
+            metrics = Metrics() if settings.metrics_enabled else None
+            if metrics is not None:
+                metrics.watch_bus(bus)
+            rate_limiter = RateLimiter(
+                {k: RateLimit(**v.model_dump()) for k, v in settings.rate_limits.items()},
+                admissions=stores.admissions,
+                on_wait=metrics.record_rate_limit_wait if metrics is not None else None,
+            )
             executor = Executor(
                 registry,
                 store,
                 options=ExecutorOptions(
                     limits=ConcurrencyLimits(max_concurrency=settings.max_concurrency),
                     workspace=settings.workspace,
-                    rate_limiter=RateLimiter(
-                        {k: RateLimit(**v.model_dump()) for k, v in settings.rate_limits.items()},
-                        admissions=stores.admissions,
-                    ),
+                    rate_limiter=rate_limiter,
                     locks=ResourceLocks(stores.locks),
                     context_store=stores.context,
                     message_store=stores.messages,
                     approvals=approvals,
+                    interceptors=tuple(
+                        i
+                        for i in (
+                            tracing.interceptor,
+                            # After tracing: an attempt's span is current when it is entered.
+                            aggregator.interceptor,
+                            metrics.interceptor if metrics is not None else None,
+                        )
+                        if i is not None
+                    ),
                 ),
                 recovery=LadderPolicy(registry),
             )
@@ -156,7 +196,18 @@ class Baton:
                 tenancy_store=stores.tenancy,
                 feedback=stores.feedback,
                 bus=bus,
+                tracing=tracing,
+                logs=stores.logs,
+                alerts=build_alerts(
+                    settings,
+                    store=stores.alerts,
+                    activity=stores.activity,
+                    rate_limits=rate_limiter,
+                    registry=metrics.registry if metrics is not None else None,
+                    publish=bus.publish_notice,
+                ),
                 discovery=report,
+                metrics=metrics,
             )
 
     def planning_context(self) -> PlanningContext:
@@ -166,8 +217,11 @@ class Baton:
 
     async def plan(self, request: str) -> Plan:
         """Plan a request (raises `PlanningError` when it cannot be planned)."""
-        plan = await self.planner.plan(request, self.registry, context=self.planning_context())
-        validate_plan(plan, self.registry)
+        with self.tracing.planning(planner=type(self.planner).__name__) as span:
+            context = self.planning_context()
+            plan = await self.planner.plan(request, self.registry, context=context)
+            validate_plan(plan, self.registry)
+            span.set_attribute("baton.step_count", len(plan.steps))
         return plan
 
     async def run(
@@ -257,12 +311,19 @@ class _Stores:
     """Rate-limit quotas shared through the database; None keeps them in this process."""
     tenancy: TenancyStore
     feedback: FeedbackStore
+    alerts: AlertStore
+    activity: Activity
+    traces: TraceStore
+    logs: LogStore
+    dialect: str | None
+    """``sqlite`` or ``postgresql``; None in memory."""
 
 
 async def _open_stores(settings: Settings, in_memory: bool, stack: AsyncExitStack) -> _Stores:
     if in_memory:
+        executions = MemoryExecutionStore()
         return _Stores(
-            executions=MemoryExecutionStore(),
+            executions=executions,
             calendar=MemoryCalendarStore(),
             approvals=MemoryApprovalStore(),
             locks=MemoryLockStore(),
@@ -271,7 +332,13 @@ async def _open_stores(settings: Settings, in_memory: bool, stack: AsyncExitStac
             admissions=None,
             tenancy=MemoryTenancyStore(),
             feedback=MemoryFeedbackStore(),
+            alerts=MemoryAlertStore(),
+            activity=StoreActivity(executions),
+            traces=MemoryTraceStore(),
+            logs=MemoryLogStore(),
+            dialect=None,
         )
+    from baton.store.sql.alerts import SqlActivity, SqlAlertStore
     from baton.store.sql.approvals import SqlApprovalStore
     from baton.store.sql.calendar import SqlCalendarStore
     from baton.store.sql.context import SqlContextStore
@@ -279,10 +346,12 @@ async def _open_stores(settings: Settings, in_memory: bool, stack: AsyncExitStac
     from baton.store.sql.execution_store import SqlExecutionStore
     from baton.store.sql.feedback import SqlFeedbackStore
     from baton.store.sql.locks import SqlLockStore
+    from baton.store.sql.logs import SqlLogStore
     from baton.store.sql.messages import SqlMessageStore
     from baton.store.sql.rate_limits import SqlAdmissionStore
     from baton.store.sql.schema import create_schema
     from baton.store.sql.tenancy import SqlTenancyStore
+    from baton.store.sql.traces import SqlTraceStore
 
     if settings.database_url is None:
         settings.prepare_data_dir()
@@ -301,4 +370,9 @@ async def _open_stores(settings: Settings, in_memory: bool, stack: AsyncExitStac
         admissions=SqlAdmissionStore(db),
         tenancy=SqlTenancyStore(db),
         feedback=SqlFeedbackStore(db),
+        alerts=SqlAlertStore(db),
+        activity=SqlActivity(db),
+        traces=SqlTraceStore(db),
+        logs=SqlLogStore(db),
+        dialect=db.dialect,
     )

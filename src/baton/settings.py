@@ -36,6 +36,10 @@ class RateLimitSetting(BaseModel):
     """Longest a call waits in the queue before failing as rate limited."""
 
 
+AlertRule = Literal["long_running", "success_rate", "error_rate", "memory", "rate_limit"]
+"""The alert rules (see `baton.observability.alerts`)."""
+
+
 class Settings(BaseSettings):
     """Everything baton can be configured with."""
 
@@ -50,6 +54,14 @@ class Settings(BaseSettings):
     event_retention_days: float | None = Field(default=None, ge=0)
     """Event logs of executions finished longer ago are folded into snapshots by
     ``baton db compact`` (``BATON_EVENT_RETENTION_DAYS``; unset keeps every log)."""
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    """The least severe log records the aggregator keeps (``BATON_LOG_LEVEL``)."""
+    log_retention_days: float | None = Field(default=30.0, gt=0)
+    """Log records older than this are purged (``BATON_LOG_RETENTION_DAYS``; unset keeps
+    them all)."""
+    log_queue_size: int = Field(default=10_000, ge=100)
+    """Log records waiting to be written at most; more are dropped and counted
+    (``BATON_LOG_QUEUE_SIZE``)."""
     workspace: Path = Field(default_factory=Path.cwd)
     """Folder the file-touching agents are confined to (``BATON_WORKSPACE``)."""
     plugins_dir: Path | None = None
@@ -74,6 +86,17 @@ class Settings(BaseSettings):
     """Agent-name globs whose steps always need approval, as JSON (``BATON_APPROVAL_REQUIRED``,
     e.g. ``'["notify.*", "calendar.create_event"]'``)."""
 
+    tracing: bool = True
+    """Make OpenTelemetry spans of executions, steps, agent, model and store calls
+    (``BATON_TRACING``). They go to an OTLP collector when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is
+    set (the other standard ``OTEL_*`` variables apply)."""
+    trace_db: bool = True
+    """Keep the spans of executions in the database, for ``baton traces show`` and the
+    dashboard (``BATON_TRACE_DB``)."""
+    trace_store_min_ms: float = Field(default=1.0, ge=0)
+    """Store transactions (event commits, leases) quicker than this make no span; slow or
+    failed ones do (``BATON_TRACE_STORE_MIN_MS``; 0 traces every one)."""
+
     host: str = "127.0.0.1"
     """Address ``baton serve`` listens on (``BATON_HOST``)."""
     port: int = Field(default=8000, ge=0, le=65535)
@@ -88,11 +111,41 @@ class Settings(BaseSettings):
     stream_send_timeout_s: float = Field(default=10.0, gt=0)
     """An SSE client that accepts nothing for this long is disconnected
     (``BATON_STREAM_SEND_TIMEOUT_S``)."""
+    alert_interval_s: float = Field(default=30.0, gt=0, le=86_400)
+    """Seconds between two evaluations of the alert rules by ``baton serve``
+    (``BATON_ALERT_INTERVAL_S``)."""
+    alert_disabled: list[AlertRule] = Field(default_factory=list[AlertRule])
+    """Alert rules not evaluated, as JSON (``BATON_ALERT_DISABLED``, e.g. ``'["memory"]'``)."""
+    alert_long_running_s: float = Field(default=300.0, gt=0)
+    """An execution running longer than this fires ``long_running``
+    (``BATON_ALERT_LONG_RUNNING_S``)."""
+    alert_success_rate_min: float = Field(default=0.7, ge=0, le=1)
+    """A workspace whose executions succeed less often than this over the window fires
+    ``success_rate`` (``BATON_ALERT_SUCCESS_RATE_MIN``)."""
+    alert_success_window_s: float = Field(default=3600.0, gt=0)
+    """The window of ``success_rate``, in seconds (``BATON_ALERT_SUCCESS_WINDOW_S``)."""
+    alert_success_min_executions: int = Field(default=10, ge=1)
+    """Finished executions a workspace needs in the window before its success rate is judged
+    (``BATON_ALERT_SUCCESS_MIN_EXECUTIONS``)."""
+    alert_errors_per_minute: int = Field(default=10, ge=0)
+    """More failed step attempts than this in the last minute fires ``error_rate``
+    (``BATON_ALERT_ERRORS_PER_MINUTE``)."""
+    alert_memory_fraction: float = Field(default=0.8, gt=0, le=1)
+    """A process using more than this share of its memory limit (cgroup, else RAM) fires
+    ``memory`` (``BATON_ALERT_MEMORY_FRACTION``)."""
+    alert_rate_limit_remaining_fraction: float = Field(default=0.1, ge=0, lt=1)
+    """A rate-limit key with at most this share of its quota left in the window fires
+    ``rate_limit`` (``BATON_ALERT_RATE_LIMIT_REMAINING_FRACTION``)."""
+    alert_retention_days: float = Field(default=7.0, gt=0)
+    """Resolved alerts are forgotten after this many days (``BATON_ALERT_RETENTION_DAYS``)."""
     url: str | None = None
     """A baton server to talk to instead of the local engine (``BATON_URL``): the CLI then
     works through the REST API with ``BATON_API_KEY``."""
     api_key: str | None = None
     """The API key the CLI and `baton.client` send to ``BATON_URL`` (``BATON_API_KEY``)."""
+    metrics_enabled: bool = True
+    """Count executions, steps and errors for Prometheus at ``/metrics``
+    (``BATON_METRICS_ENABLED``)."""
 
     @field_validator("timezone")
     @classmethod

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
 from baton.events import ExecutionStatus, StepStatus
 
@@ -39,7 +39,10 @@ __all__ = [
     "PrincipalOut",
     "ProblemOut",
     "RejectIn",
+    "SpanEventOut",
+    "SpanOut",
     "StepOut",
+    "TraceOut",
     "WorkspaceCreated",
     "WorkspaceIn",
     "WorkspaceOut",
@@ -95,7 +98,7 @@ class OrchestrateIn(_In):
     """What to do, in plain language; the planner turns it into a plan."""
     plan: dict[str, Any] | None = None
     """A plan document (the shape of ``baton plan --json``)."""
-    dry_run: bool = False
+    dry_run: StrictBool = False
     """Plan and validate only: answer with the plan, run nothing."""
 
 
@@ -175,7 +178,7 @@ class Page(_Out, Generic[T]):
 class FeedbackIn(_In):
     """How an execution went, in a person's eyes (feeds the learning engine)."""
 
-    rating: int = Field(ge=1, le=5)
+    rating: StrictInt = Field(ge=1, le=5)
     """1 (useless) to 5 (exactly right)."""
     comment: Annotated[str, StringConstraints(max_length=4000)] = ""
 
@@ -219,7 +222,7 @@ class ApproveIn(_In):
 
     edited_inputs: dict[str, Any] | None = None
     """Inputs to run the step with instead of the requested ones."""
-    resume: bool = True
+    resume: StrictBool = True
     """Continue the execution right away."""
 
 
@@ -227,7 +230,7 @@ class RejectIn(_In):
     """Reject a gated step."""
 
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-    resume: bool = True
+    resume: StrictBool = True
     """Continue the execution (the step fails; the steps that depend on it are skipped)."""
 
 
@@ -353,6 +356,39 @@ class ApiKeyCreated(_Out):
 
     key: ApiKeyOut
     token: str
+
+
+class SpanEventOut(_Out):
+    """Something that happened during a span (a retry, a recovery rung, an exception)."""
+
+    name: str
+    at: datetime
+    attributes: dict[str, Any] = Field(default_factory=dict[str, Any])
+
+
+class SpanOut(_Out):
+    """One span of an execution's trace; `depth` places it in its tree (0: a root)."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None = None
+    name: str
+    kind: str
+    depth: int
+    start: datetime
+    end: datetime
+    duration_s: float
+    status: Literal["unset", "ok", "error"]
+    status_message: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict[str, Any])
+    events: list[SpanEventOut] = Field(default_factory=list[SpanEventOut])
+
+
+class TraceOut(_Out):
+    """The spans of an execution, depth first (each after its parent, siblings by start)."""
+
+    execution_id: str
+    spans: list[SpanOut]
 
 
 class Health(_Out):

@@ -145,6 +145,9 @@ ROUTES: list[Route] = [
         "GET", "/api/orchestrate/{execution_id}/events", P.EXECUTIONS_READ, 200, finished_execution
     ),
     Route(
+        "GET", "/api/orchestrate/{execution_id}/trace", P.EXECUTIONS_READ, 200, finished_execution
+    ),
+    Route(
         "GET", "/api/orchestrate/{execution_id}/stream", P.EXECUTIONS_READ, 200, finished_execution
     ),
     Route(
@@ -190,6 +193,11 @@ ROUTES: list[Route] = [
     Route("GET", "/api/workspaces/current", None, 200, scoped=False),
     Route("POST", "/api/workspaces", P.WORKSPACES_CREATE, 201, body={"name": "more"}, scoped=False),
     Route("GET", "/api/stream", P.EXECUTIONS_READ, 200, scoped=False),
+    Route("GET", "/api/alerts", P.EXECUTIONS_READ, 200, scoped=False),
+    Route("GET", "/api/logs", P.EXECUTIONS_READ, 200, scoped=False),
+    Route("GET", "/api/logs/export", P.EXECUTIONS_READ, 200, scoped=False),
+    Route("GET", "/api/logs/stream", P.EXECUTIONS_READ, 200, scoped=False),
+    Route("GET", "/metrics", P.METRICS_READ, 200, scoped=False),
     Route("GET", "/api/workspace/members", P.MEMBERS_READ, 200, scoped=False),
     Route(
         "POST",

@@ -52,24 +52,30 @@ def emitter(release: anyio.Event) -> object:
     return emit
 
 
-async def read_all(url: str, key: str, ex_id: str, *, cut_at: int | None) -> list[int]:
-    """Read the stream to its end; with `cut_at`, drop the connection there and resume."""
+async def read_all(
+    url: str, key: str, ex_id: str, *, cut_at: int | None, resumes: list[int]
+) -> list[int]:
+    """Read the stream to ``execution_finished``, as a real client does: whenever the
+    connection ends first (the server let a slow reader go), resume by ``Last-Event-ID``.
+    With `cut_at`, also drop the connection there on purpose. Every resume is counted."""
     seqs: list[int] = []
+    finished = False
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as http:
-        while True:
+        while not finished:
+            if seqs:
+                resumes.append(seqs[-1])
             resume = {"Last-Event-ID": str(seqs[-1])} if seqs else {}
             async with aconnect_sse(
                 http, "GET", f"/api/orchestrate/{ex_id}/stream", headers=resume
             ) as source:
                 async for sse in source.aiter_sse():
                     seqs.append(int(sse.id))
+                    finished = sse.event == "execution_finished"
                     if cut_at is not None and len(seqs) == cut_at:
+                        cut_at = None  # leaving the block closes the connection: resume
                         break
-            if cut_at is not None and len(seqs) == cut_at:
-                cut_at = None  # the connection is closed on leaving the block: resume
-                continue
-            return seqs
+        return seqs
 
 
 async def stall(url: str, key: str, ex_id: str, opened: list[socket.socket]) -> None:
@@ -117,10 +123,13 @@ async def test_200_subscribers_with_resumes_and_stalls(tmp_path: Path) -> None:
 
             rng = random.Random(7)
             results: dict[int, list[int]] = {}
+            resumed_at: list[int] = []
             stalled: list[socket.socket] = []
 
             async def reader(n: int, cut_at: int | None) -> None:
-                results[n] = await read_all(server.url, key, ex_id, cut_at=cut_at)
+                results[n] = await read_all(
+                    server.url, key, ex_id, cut_at=cut_at, resumes=resumed_at
+                )
 
             async def watch_memory() -> None:
                 nonlocal peak_queued
@@ -157,13 +166,15 @@ async def test_200_subscribers_with_resumes_and_stalls(tmp_path: Path) -> None:
     expected = list(range(1, TOTAL_EVENTS + 1))
     complete = sum(1 for seqs in results.values() if seqs == expected)
     print(  # noqa: T201  # the figures this test is about
-        f"\nSSE load: {len(results)} reading subscribers ({RESUMERS} resumed), {complete} got "
+        f"\nSSE load: {len(results)} reading subscribers ({len(resumed_at)} resumptions, "
+        f"{RESUMERS} of them planned), {complete} got "
         f"all {TOTAL_EVENTS} events in order; stalled clients let go of: "
         f"{STALLED - left_attached}/{STALLED} ({baton.bus.dropped_total} for a full buffer, "
         f"the rest by the send timeout); peak buffered events {peak_queued} "
         f"(bound {(READERS + RESUMERS + STALLED) * QUEUE}); run took {took:.2f} s"
     )
     assert len(results) == READERS + RESUMERS
+    assert len(resumed_at) >= RESUMERS
     assert complete == READERS + RESUMERS
     assert left_attached == 0
     assert peak_queued <= (READERS + RESUMERS + STALLED) * QUEUE

@@ -22,7 +22,12 @@ VIEWER = {
     Permission.MEMBERS_READ,
     Permission.KEYS_READ_OWN,
 }
-ADMIN_ONLY = {Permission.MEMBERS_MANAGE, Permission.KEYS_MANAGE_ALL, Permission.WORKSPACES_CREATE}
+ADMIN_ONLY = {
+    Permission.MEMBERS_MANAGE,
+    Permission.KEYS_MANAGE_ALL,
+    Permission.WORKSPACES_CREATE,
+    Permission.METRICS_READ,
+}
 
 
 def test_every_role_has_an_entry() -> None:

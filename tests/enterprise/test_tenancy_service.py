@@ -524,3 +524,36 @@ async def test_a_key_of_a_missing_or_disabled_user_is_refused(
     # disabled must not authenticate whatever the key row says.
     fresh = Tenancy(Tampered(store, answer), clock=FakeClock())  # type: ignore[arg-type]
     assert await fresh.authenticate(team.tokens[Role.ADMIN]) is None
+
+
+class CountingStore(MemoryTenancyStore):
+    """Counts key lookups, and makes each one take a moment (as a database does)."""
+
+    lookups = 0
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        self.lookups += 1
+        await anyio.sleep(0.01)
+        return await super().get_key(key_id)
+
+
+async def test_concurrent_requests_share_one_lookup_when_the_cache_expires(
+    clock: FakeClock,
+) -> None:
+    store = CountingStore()
+    tenancy = Tenancy(store, clock=clock, cache_ttl_s=5.0)
+    token = await tenancy.bootstrap()
+    assert token is not None
+    results: list[Principal | None] = []
+
+    async def request(secret_ok: bool) -> None:
+        results.append(await tenancy.authenticate(token if secret_ok else token[:-1] + "x"))
+
+    for _ in range(2):  # a cold cache, then one that expired
+        store.lookups = 0
+        async with anyio.create_task_group() as tg:
+            for i in range(20):
+                tg.start_soon(request, i != 7)
+        assert store.lookups == 1
+        clock.advance(6)
+    assert sum(r is not None for r in results) == 38  # the wrong secret is refused, twice

@@ -181,3 +181,35 @@ async def test_close_closes_the_inner_store() -> None:
 
     await PublishingStore(Closing(), EventBus()).close()
     assert closed
+
+
+class CountingReads(MemoryExecutionStore):
+    reads = 0
+
+    async def get_execution(self, execution_id: str) -> ExecutionRecord:
+        self.reads += 1
+        return await super().get_execution(execution_id)
+
+
+@pytest.mark.anyio
+async def test_succeeded_records_are_read_once_and_others_every_time() -> None:
+    from baton.events import ExecutionFinished, ExecutionStarted, ExecutionStatus, utcnow
+
+    inner = CountingReads()
+    store = PublishingStore(inner, EventBus())
+    for ex_id, status in (("ok", ExecutionStatus.SUCCEEDED), ("bad", ExecutionStatus.FAILED)):
+        record = ExecutionRecord(
+            id=ex_id, name=ex_id, request=None, plan={}, status=ExecutionStatus.PENDING,
+            created_at=utcnow(),
+        )  # fmt: skip
+        await store.create_execution(record, [])
+        await store.append(
+            [
+                ExecutionStarted(execution_id=ex_id),
+                ExecutionFinished(execution_id=ex_id, status=status),
+            ]
+        )
+    for _ in range(3):
+        assert (await store.get_execution("ok")).status is ExecutionStatus.SUCCEEDED
+        assert (await store.get_execution("bad")).status is ExecutionStatus.FAILED
+    assert inner.reads == 1 + 3  # "ok" once, "bad" (which may be resumed) every time

@@ -27,7 +27,8 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Bearer baton_..
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key")
 
 
-def _services(request: Request) -> ApiServices:
+async def _services(request: Request) -> ApiServices:
+    # async: a sync dependency would cost a thread-pool hop on every request.
     return services_of(request.app)
 
 

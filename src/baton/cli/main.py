@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 
-from baton.cli.commands import agents, approvals, db, executions
+from baton.cli.commands import agents, alerts, approvals, db, executions, logs, traces
 from baton.cli.commands.plan import plan
 from baton.cli.commands.recovery import recover, resolve, resume
 from baton.cli.commands.run import run
 from baton.cli.commands.serve import serve
+from baton.cli.commands.stats import stats
 from baton.cli.errors import BoundaryGroup
 from baton.cli.session import CliState
 
@@ -31,12 +32,16 @@ app.command()(resume)
 app.command()(resolve)
 app.command()(recover)
 app.command()(serve)
+app.command()(stats)
 app.command()(approvals.approve)
 app.command()(approvals.reject)
 app.add_typer(executions.app, name="executions")
 app.add_typer(agents.app, name="agents")
 app.add_typer(db.app, name="db")
 app.add_typer(approvals.app, name="approvals")
+app.add_typer(alerts.app, name="alerts")
+app.add_typer(traces.app, name="traces")
+app.add_typer(logs.app, name="logs")
 
 
 def _version() -> str:

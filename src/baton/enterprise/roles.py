@@ -44,6 +44,8 @@ class Permission(StrEnum):
     """See, create and revoke every user's API keys (service accounts' included)."""
     WORKSPACES_CREATE = "workspaces:create"
     """Create another workspace."""
+    METRICS_READ = "metrics:read"
+    """Scrape the server's Prometheus metrics (``/metrics``: the whole process's numbers)."""
 
 
 _VIEWER = frozenset(

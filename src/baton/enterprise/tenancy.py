@@ -119,6 +119,7 @@ class Tenancy:
         self._clock = clock
         self._cache_ttl = timedelta(seconds=cache_ttl_s)
         self._cache: dict[str, _Cached] = {}
+        self._lookups: dict[str, anyio.Event] = {}
         self._bootstrap_lock = anyio.Lock()
 
     # -- first start and workspaces ------------------------------------------------------
@@ -200,7 +201,17 @@ class Tenancy:
                 return None
             return cached.principal if verify(secret, cached.secret_hash) else None
         self._cache.pop(key_id, None)
-        return await self._authenticate_stored(key_id, secret, now)
+        # One lookup per key at a time: when a busy key's cache entry expires, the requests
+        # in flight wait for the first one's lookup instead of each querying the store.
+        if (pending := self._lookups.get(key_id)) is not None:
+            await pending.wait()
+            return await self.authenticate(token)
+        done = self._lookups[key_id] = anyio.Event()
+        try:
+            return await self._authenticate_stored(key_id, secret, now)
+        finally:
+            del self._lookups[key_id]
+            done.set()
 
     async def _authenticate_stored(
         self, key_id: str, secret: str, now: datetime

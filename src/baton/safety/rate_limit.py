@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -147,6 +147,9 @@ class RateLimiter:
             between processes.
         admissions: Keep quotas in this admission log instead of a ``limits`` storage (e.g.
             `baton.store.sql.rate_limits.SqlAdmissionStore`, shared through the database).
+        on_wait: Called with the key and the seconds a call of a limited key spent in its
+            queue, once it is admitted or refused (0.0 when admitted at once); for metrics.
+            It must not raise.
 
     Raises:
         ConfigError: the storage URI is unknown, not async, lacks a moving window, or is
@@ -160,8 +163,10 @@ class RateLimiter:
         *,
         storage_uri: str = MEMORY_STORAGE,
         admissions: AdmissionStore | None = None,
+        on_wait: Callable[[str, float], None] | None = None,
     ) -> None:
         self._limits = dict(limits)
+        self._on_wait = on_wait
         self._admissions = admissions
         self._strategy: MovingWindowRateLimiter | None = None
         self._states: dict[str, _KeyState] = {}
@@ -183,6 +188,23 @@ class RateLimiter:
         found = self._limits.get(key)
         if found is None and ":" in key:
             found = self._limits.get(key.partition(":")[0])
+        return found
+
+    async def usage(self) -> dict[str, tuple[int, int]]:
+        """Read-only: ``(spent, size)`` of the quota of each key this process has used.
+
+        Spent is what the current moving window holds. Only with a ``limits`` storage: with
+        an `AdmissionStore` the counts are the store's (``rate_limit_admissions`` in SQL),
+        and this is empty.
+        """
+        if self._strategy is None:
+            return {}
+        found: dict[str, tuple[int, int]] = {}
+        for key, state in list(self._states.items()):
+            if state.quota is not None:
+                stats = await self._strategy.get_window_stats(state.quota, key)
+                amount = state.quota.amount
+                found[key] = (min(max(amount - stats.remaining, 0), amount), amount)
         return found
 
     @asynccontextmanager
@@ -221,7 +243,8 @@ class RateLimiter:
         """Wait in `state`'s queue until admitted; on return the caller holds a slot."""
         waiter = _Waiter()
         state.queue.append(waiter)
-        deadline = anyio.current_time() + state.limit.max_wait_s
+        began = anyio.current_time()
+        deadline = began + state.limit.max_wait_s
         try:
             while True:
                 # A fresh event before looking: a wake-up during the awaits below is not lost.
@@ -231,9 +254,13 @@ class RateLimiter:
                     wait_s = await self._take_quota(state)
                     if wait_s == 0:
                         state.in_flight += 1  # no await between this and the caller's `try`
+                        if self._on_wait is not None:
+                            self._on_wait(state.key, anyio.current_time() - began)
                         return
                 now = anyio.current_time()
                 if now >= deadline:
+                    if self._on_wait is not None:
+                        self._on_wait(state.key, now - began)
                     raise await self._refusal(state)
                 with anyio.move_on_at(min(deadline, now + wait_s)):
                     await waiter.event.wait()

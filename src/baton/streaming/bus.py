@@ -42,7 +42,9 @@ it. The idle wait is also where the log is polled, so heartbeats cost no extra t
 
 The workspace stream (`EventBus.subscribe_workspace`) carries only execution-level events
 (started, waiting, finished) of the workspace's executions, live only: it has no replay, so
-events published before it was entered, or by another process, are not in it.
+events published before it was entered, or by another process, are not in it. It also
+carries `Notice`s, news of the service that are not execution events (an alert firing or
+resolved), which `EventBus.publish_notice` hands to one workspace's streams or to all.
 """
 
 from __future__ import annotations
@@ -50,10 +52,10 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import Any, Generic, Self, TypeVar
 
 import anyio
 
@@ -67,6 +69,7 @@ __all__ = [
     "EventBus",
     "ExecutionSubscription",
     "Heartbeat",
+    "Notice",
     "SubscriberDropped",
     "Subscription",
     "WorkspaceSubscription",
@@ -88,6 +91,19 @@ HEARTBEAT = Heartbeat()
 """The heartbeat the subscriptions yield."""
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """News of the service for workspace streams that is not an execution's event."""
+
+    kind: str
+    """What happened, e.g. ``alert_fired`` (the SSE event name)."""
+    data: Mapping[str, Any]
+    """Its details, JSON-compatible."""
+
+
+_Item = TypeVar("_Item", StoredEvent, StoredEvent | Notice)
+
+
 class SubscriberDropped(RunError):
     """A subscriber fell `max_queue` events behind and was cut off; its buffer is gone.
 
@@ -105,16 +121,16 @@ class SubscriberDropped(RunError):
         """Last seq delivered to the dropped subscriber (None for a workspace stream)."""
 
 
-class _Inbox:
+class _Inbox(Generic[_Item]):
     """One subscriber's bounded buffer of live events, registered under a key of a table."""
 
     __slots__ = ("dropped", "items", "key", "limit", "table", "wakeup")
 
-    def __init__(self, table: dict[str, set[_Inbox]], key: str, limit: int) -> None:
+    def __init__(self, table: dict[str, set[_Inbox[_Item]]], key: str, limit: int) -> None:
         self.table = table
         self.key = key
         self.limit = limit
-        self.items: deque[StoredEvent] = deque()
+        self.items: deque[_Item] = deque()
         self.dropped = False
         self.wakeup: anyio.Event | None = None
 
@@ -128,7 +144,7 @@ class _Inbox:
             if not listeners:
                 del self.table[self.key]
 
-    def push(self, batch: Sequence[StoredEvent]) -> bool:
+    def push(self, batch: Sequence[_Item]) -> bool:
         """Buffer `batch`; False (and dropped, buffer freed) if it does not fit."""
         if len(self.items) + len(batch) > self.limit:
             self.dropped = True
@@ -175,16 +191,17 @@ class EventBus:
         """Idle time before a subscriber polls the log."""
         self.heartbeat_s = heartbeat_s
         """Idle time before a heartbeat (None: no heartbeats)."""
-        self._executions: dict[str, set[_Inbox]] = {}
-        self._workspaces: dict[str, set[_Inbox]] = {}
+        self._executions: dict[str, set[_Inbox[StoredEvent]]] = {}
+        self._workspaces: dict[str, set[_Inbox[StoredEvent | Notice]]] = {}
         self._published_total = 0
         self._dropped_total = 0
 
     @property
     def subscribers(self) -> int:
         """Subscriptions currently attached (execution and workspace streams)."""
-        tables = (self._executions, self._workspaces)
-        return sum(len(listeners) for table in tables for listeners in table.values())
+        return sum(len(ls) for ls in self._executions.values()) + sum(
+            len(ls) for ls in self._workspaces.values()
+        )
 
     @property
     def published_total(self) -> int:
@@ -199,8 +216,8 @@ class EventBus:
     @property
     def queued_events(self) -> int:
         """Events buffered across all subscribers (bounded by subscribers x `max_queue`)."""
-        tables = (self._executions, self._workspaces)
-        return sum(len(i.items) for table in tables for ls in table.values() for i in ls)
+        executions = sum(len(i.items) for ls in self._executions.values() for i in ls)
+        return executions + sum(len(i.items) for ls in self._workspaces.values() for i in ls)
 
     def publish(self, workspace_id: str | None, events: Sequence[StoredEvent]) -> None:
         """Hand committed events to their subscribers; never waits, never raises for them.
@@ -223,6 +240,22 @@ class EventBus:
             if lifecycle:
                 self._fan_out(listeners, lifecycle)
 
+    def publish_notice(self, workspace_id: str | None, kind: str, data: Mapping[str, Any]) -> None:
+        """Hand a `Notice` to the workspace streams; never waits, never raises for them.
+
+        Args:
+            workspace_id: The workspace whose streams get it; None: every workspace's.
+            kind: What happened (the SSE event name), e.g. ``alert_fired``.
+            data: Its details, JSON-compatible.
+        """
+        notice = Notice(kind, data)
+        if workspace_id is None:
+            targets = list(self._workspaces.values())
+        else:
+            targets = [self._workspaces.get(workspace_id)]
+        for listeners in targets:
+            self._fan_out(listeners, [notice])
+
     def subscribe(
         self, execution_id: str, *, after: int = 0, store: ExecutionStore, follow: bool = False
     ) -> ExecutionSubscription:
@@ -243,7 +276,7 @@ class EventBus:
         """Stream the execution-level events of a workspace, live from entering on."""
         return WorkspaceSubscription(self, _Inbox(self._workspaces, workspace_id, self.max_queue))
 
-    def _fan_out(self, listeners: set[_Inbox] | None, batch: list[StoredEvent]) -> None:
+    def _fan_out(self, listeners: set[_Inbox[_Item]] | None, batch: list[_Item]) -> None:
         if not listeners:
             return
         dropped = [inbox for inbox in listeners if not inbox.push(batch)]
@@ -255,11 +288,12 @@ class EventBus:
 class Subscription(ABC):
     """A live subscription: an async context manager, then an async iterator.
 
-    Items are `StoredEvent`s and, when idle, `HEARTBEAT`. The subscription receives events
-    only between entering and leaving its ``async with`` block.
+    Items are `StoredEvent`s (and `Notice`s on a workspace stream) and, when idle,
+    `HEARTBEAT`. The subscription receives events only between entering and leaving its
+    ``async with`` block.
     """
 
-    def __init__(self, bus: EventBus, inbox: _Inbox) -> None:
+    def __init__(self, bus: EventBus, inbox: _Inbox[Any]) -> None:
         self._inbox = inbox
         self._heartbeat_s = math.inf if bus.heartbeat_s is None else bus.heartbeat_s
         self._beat_at = math.inf
@@ -290,7 +324,7 @@ class Subscription(ABC):
         return self
 
     @abstractmethod
-    async def __anext__(self) -> StoredEvent | Heartbeat:
+    async def __anext__(self) -> StoredEvent | Notice | Heartbeat:
         """The next event, or `HEARTBEAT` after `heartbeat_s` of quiet."""
 
     def _check_entered(self) -> None:
@@ -299,16 +333,20 @@ class Subscription(ABC):
 
 
 class WorkspaceSubscription(Subscription):
-    """Execution-level events of one workspace's executions, live (no replay)."""
+    """Execution-level events of one workspace's executions and notices, live (no replay)."""
 
-    async def __anext__(self) -> StoredEvent | Heartbeat:
-        """The next event, or `HEARTBEAT` after `heartbeat_s` of quiet.
+    def __init__(self, bus: EventBus, inbox: _Inbox[StoredEvent | Notice]) -> None:
+        super().__init__(bus, inbox)
+        self._items = inbox
+
+    async def __anext__(self) -> StoredEvent | Notice | Heartbeat:
+        """The next event or notice, or `HEARTBEAT` after `heartbeat_s` of quiet.
 
         Raises:
             SubscriberDropped: it fell behind (buffered events are discarded).
         """
         self._check_entered()
-        inbox = self._inbox
+        inbox = self._items
         while True:
             if inbox.dropped:
                 raise SubscriberDropped(
@@ -334,13 +372,14 @@ class ExecutionSubscription(Subscription):
     def __init__(
         self,
         bus: EventBus,
-        inbox: _Inbox,
+        inbox: _Inbox[StoredEvent],
         *,
         after: int,
         store: ExecutionStore,
         follow: bool,
     ) -> None:
         super().__init__(bus, inbox)
+        self._events = inbox
         self.execution_id = inbox.key
         """The execution streamed."""
         self._store = store
@@ -412,7 +451,7 @@ class ExecutionSubscription(Subscription):
 
     async def _next_event(self) -> StoredEvent | None:
         """The next event to deliver, from the log read or the inbox; None if none yet."""
-        inbox = self._inbox
+        inbox = self._events
         while True:
             if inbox.dropped:
                 raise SubscriberDropped(

@@ -9,11 +9,17 @@ The workspace of each execution is remembered from `create_execution` (for the w
 streams). An execution this process did not create (one resumed after a restart) has its
 workspace read once, when its first execution-level event is published; the entry is
 forgotten when the execution finishes, so the map holds only live executions.
+
+It also remembers the records of executions that *succeeded* (up to `SUCCEEDED_CACHE_SIZE`,
+least recently read first out): nothing changes such a record any more (it cannot be
+resumed or cancelled, and compaction leaves rows alone), and they are what dashboards and
+clients read most, so a read of one costs no database round trip.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from baton.events import ExecutionStatus, RunEvent
@@ -31,6 +37,9 @@ __all__ = ["PublishingStore"]
 
 log = logging.getLogger("baton.streaming")
 
+SUCCEEDED_CACHE_SIZE = 4096
+"""Records of succeeded executions kept in memory for reads."""
+
 
 class PublishingStore:
     """`ExecutionStore` over `inner` that publishes committed events to `bus`."""
@@ -42,6 +51,7 @@ class PublishingStore:
         self.bus = bus
         """Where committed events go."""
         self._workspaces: dict[str, str] = {}
+        self._succeeded: OrderedDict[str, ExecutionRecord] = OrderedDict()
 
     @property
     def append_never_suspends(self) -> bool:
@@ -85,8 +95,17 @@ class PublishingStore:
         return record.workspace_id
 
     async def get_execution(self, execution_id: str) -> ExecutionRecord:
-        """The execution, or `NotFoundError`."""
-        return await self.inner.get_execution(execution_id)
+        """The execution, or `NotFoundError` (a succeeded one from memory once read)."""
+        cached = self._succeeded.get(execution_id)
+        if cached is not None:
+            self._succeeded.move_to_end(execution_id)
+            return cached
+        record = await self.inner.get_execution(execution_id)
+        if record.status is ExecutionStatus.SUCCEEDED:
+            self._succeeded[execution_id] = record
+            if len(self._succeeded) > SUCCEEDED_CACHE_SIZE:
+                self._succeeded.popitem(last=False)
+        return record
 
     async def list_executions(
         self,

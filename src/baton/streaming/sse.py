@@ -6,17 +6,20 @@ sse-starlette accepts as is (``EventSourceResponse`` turns a yielded dict into a
 reconnection is what `parse_last_event_id` reads back and `EventBus.subscribe` resumes
 after; ``event`` is the event's kind; ``data`` is the event as JSON, through
 `EVENT_ADAPTER` (parse it back with ``EVENT_ADAPTER.validate_json``). A heartbeat becomes an
-SSE comment, which clients ignore and proxies see as traffic.
+SSE comment, which clients ignore and proxies see as traffic. A `Notice` of a workspace
+stream (an alert firing or resolved) has its kind as ``event``, its details as JSON
+``data``, and no ``id``: the workspace stream has no replay to resume.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 from baton.errors import UsageError
 from baton.events import EVENT_ADAPTER
 from baton.store.records import StoredEvent
-from baton.streaming.bus import Heartbeat
+from baton.streaming.bus import Heartbeat, Notice
 
 __all__ = ["HEARTBEAT_COMMENT", "encode", "encode_workspace", "parse_last_event_id"]
 
@@ -38,8 +41,13 @@ def encode(item: StoredEvent | Heartbeat) -> dict[str, str]:
     }
 
 
-def encode_workspace(item: StoredEvent | Heartbeat) -> dict[str, str]:
-    """SSE fields of a workspace stream's item: as `encode`, with id ``EXECUTION_ID:SEQ``."""
+def encode_workspace(item: StoredEvent | Notice | Heartbeat) -> dict[str, str]:
+    """SSE fields of a workspace stream's item: as `encode`, with id ``EXECUTION_ID:SEQ``.
+
+    A notice is its kind as ``event`` and its data as JSON, without an ``id``.
+    """
+    if isinstance(item, Notice):
+        return {"event": item.kind, "data": json.dumps(item.data, default=str)}
     fields = encode(item)
     if not isinstance(item, Heartbeat):
         fields["id"] = f"{item.event.execution_id}:{item.seq}"

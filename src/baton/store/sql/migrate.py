@@ -51,6 +51,9 @@ TABLE_MODULES = (
     "baton.store.sql.tenancy",
     "baton.store.sql.feedback",
     "baton.store.sql.rate_limits",
+    "baton.store.sql.traces",
+    "baton.store.sql.logs",
+    "baton.store.sql.alerts",
 )
 """Modules that define tables on the shared metadata."""
 

@@ -1,0 +1,91 @@
+"""What a log record is about: the execution, step and workspace in context, and the trace.
+
+`LoggingInterceptor` sets the context around each execution and each step attempt; every
+record logged inside (by baton's own loggers, by an agent's library) picks it up. A task
+started inside inherits it, as context variables are copied into new tasks. Trace and span
+ids come from the current OpenTelemetry span when one is recording (the tracing
+interceptor makes its spans current); without OpenTelemetry they are None.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Generator
+from contextvars import ContextVar, Token
+from typing import NamedTuple
+
+__all__ = [
+    "LogContext",
+    "current_context",
+    "current_trace",
+    "log_context",
+    "reset_context",
+    "set_context",
+]
+
+
+class LogContext(NamedTuple):
+    """The ids a record carries (a named tuple: made for every step attempt, so it is cheap)."""
+
+    execution_id: str | None = None
+    """The execution being run."""
+    workspace_id: str | None = None
+    """Its workspace."""
+    step_id: str | None = None
+    """The step whose attempt is running."""
+
+
+_EMPTY = LogContext()
+_CONTEXT: ContextVar[LogContext] = ContextVar("baton_log_context", default=_EMPTY)
+
+
+def current_context() -> LogContext:
+    """The context of the running code (empty outside any execution)."""
+    return _CONTEXT.get()
+
+
+@contextlib.contextmanager
+def log_context(
+    *,
+    execution_id: str | None = None,
+    workspace_id: str | None = None,
+    step_id: str | None = None,
+) -> Generator[LogContext]:
+    """Set context for the block: given ids replace the current ones, the others stay."""
+    now = _CONTEXT.get()
+    ctx = LogContext(
+        execution_id=execution_id if execution_id is not None else now.execution_id,
+        workspace_id=workspace_id if workspace_id is not None else now.workspace_id,
+        step_id=step_id if step_id is not None else now.step_id,
+    )
+    token = _CONTEXT.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _CONTEXT.reset(token)
+
+
+def set_context(ctx: LogContext) -> Token[LogContext]:
+    """Set `ctx` (the fast path of `log_context`); returns the token for `reset_context`."""
+    return _CONTEXT.set(ctx)
+
+
+def reset_context(token: Token[LogContext]) -> None:
+    """Undo a `set_context`."""
+    _CONTEXT.reset(token)
+
+
+try:
+    from opentelemetry import trace as _otel_trace
+except ImportError:  # pragma: no cover - opentelemetry-api is a dependency
+    _otel_trace = None
+
+
+def current_trace() -> tuple[str, str] | None:
+    """``(trace_id, span_id)`` in hex of the current OpenTelemetry span, if it is valid."""
+    if _otel_trace is None:  # pragma: no cover
+        return None
+    span_context = _otel_trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return None
+    return f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}"

@@ -1,0 +1,98 @@
+"""Which `ErrorClass` an error of a failed attempt is, for the error metrics.
+
+`classify` mirrors `baton.core.ladder.classify` (observability sits below core and may not
+import it; a test checks that both agree). It reads an error's type and attributes only,
+never its message, so the class is safe as a metric label.
+
+`class_of_name` is the fallback for a failure whose exception the metrics never saw (a step
+refused at its approval gate): it knows the class names of `baton.errors` and the builtins
+that `classify` treats specially, and calls anything else ``permanent``.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from pydantic import ValidationError
+
+from baton.errors import (
+    ErrorClass,
+    PermissionDeniedError,
+    RateLimitedError,
+    RunError,
+    StepTimeoutError,
+    UsageError,
+)
+
+__all__ = ["class_of_name", "classify"]
+
+_TRANSIENT_ERRNOS = frozenset(
+    {
+        errno.ECONNABORTED,
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.EHOSTDOWN,
+        errno.EHOSTUNREACH,
+        errno.ENETDOWN,
+        errno.ENETRESET,
+        errno.ENETUNREACH,
+        errno.EPIPE,
+        errno.ETIMEDOUT,
+    }
+)
+
+_BY_NAME: Mapping[str, ErrorClass] = MappingProxyType(
+    {
+        "RateLimitedError": ErrorClass.RATE_LIMITED,
+        "StepTimeoutError": ErrorClass.TIMEOUT,
+        "TimeoutError": ErrorClass.TIMEOUT,
+        "PermissionDeniedError": ErrorClass.PERMISSION,
+        "PermissionError": ErrorClass.PERMISSION,
+        "ValidationError": ErrorClass.INVALID_INPUT,
+        "UsageError": ErrorClass.INVALID_INPUT,
+        "ConfigError": ErrorClass.INVALID_INPUT,
+        "AgentInputError": ErrorClass.INVALID_INPUT,
+        "UnknownAgentError": ErrorClass.INVALID_INPUT,
+        "NotFoundError": ErrorClass.INVALID_INPUT,
+        "ConnectionError": ErrorClass.TRANSIENT,
+        "ConnectionRefusedError": ErrorClass.TRANSIENT,
+        "ConnectionResetError": ErrorClass.TRANSIENT,
+        "ConnectionAbortedError": ErrorClass.TRANSIENT,
+        "BrokenPipeError": ErrorClass.TRANSIENT,
+    }
+)
+
+
+def classify(error: BaseException) -> ErrorClass:
+    """The class of `error`, from its type and attributes (as the recovery ladder sees it)."""
+    if isinstance(error, RateLimitedError):
+        return ErrorClass.RATE_LIMITED
+    if isinstance(error, StepTimeoutError | TimeoutError):
+        return ErrorClass.TIMEOUT
+    if isinstance(error, PermissionDeniedError | PermissionError):
+        return ErrorClass.PERMISSION
+    if isinstance(error, UsageError | ValidationError):
+        return ErrorClass.INVALID_INPUT
+    if isinstance(error, RunError):
+        return ErrorClass.TRANSIENT if error.retryable else ErrorClass.PERMANENT
+    if isinstance(error, ConnectionError | socket.gaierror | socket.herror):
+        return ErrorClass.TRANSIENT
+    if isinstance(error, OSError) and error.errno in _TRANSIENT_ERRNOS:
+        return ErrorClass.TRANSIENT
+    return ErrorClass.PERMANENT
+
+
+def class_of_name(error_type: str) -> ErrorClass:
+    """The class of an error known only by its class name (``StepFailed.error_type``).
+
+    Approval errors (``Approval*Error``) are usage errors, hence ``invalid_input``.
+    """
+    found = _BY_NAME.get(error_type)
+    if found is not None:
+        return found
+    if error_type.startswith("Approval") and error_type.endswith("Error"):
+        return ErrorClass.INVALID_INPUT
+    return ErrorClass.PERMANENT

@@ -1,0 +1,262 @@
+"""`MetricsInterceptor`: executions and steps, counted from the events the executor commits.
+
+It sits on the executor's hot path (every committed batch of every execution), so it counts
+in plain numbers (`baton.observability.metrics_counts`), about a microsecond per step, and
+is the collector that turns them into metric families when its registry is scraped.
+
+Memory: per agent, its counts (a bounded set: agents are registered code); per execution
+while it runs, step -> agent and step -> class of its last error, forgotten when its run ends
+(`execution` exits, or it finishes or starts waiting).
+
+Where each figure comes from:
+
+- ``execution_started`` / ``execution_finished``: started and finished counters, the
+  lifetime success ratio, and the duration histogram (finished ``at`` minus started ``at``).
+- ``step_started`` maps the step to its agent (the one running it: after an ``alternative``
+  rung, the stand-in) and counts the attempt.
+- ``step_succeeded`` (its ``duration_s``) and ``step_failed`` (``at`` minus the last
+  attempt's ``started_at``) feed the step duration histogram; every final step status
+  counts in ``baton_steps_finished_total``.
+- Failed attempts count in ``baton_step_errors_total`` once each, from the event that says
+  what happens next: ``step_retrying``, ``step_recovery`` (``alternative`` or ``ask``) or
+  ``step_failed``. The error class comes from the ``step_recovery`` event when there is one,
+  else from the exception `step_attempt` saw (a cancellation there followed by a retry or a
+  failure is the step's timeout), else from ``step_failed.error_type``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import anyio
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
+
+from baton.errors import ErrorClass
+from baton.events import (
+    ApprovalRequested,
+    ExecutionFinished,
+    ExecutionStarted,
+    ExecutionWaiting,
+    RunEvent,
+    StepCancelled,
+    StepFailed,
+    StepRecovery,
+    StepRetrying,
+    StepSkipped,
+    StepStarted,
+    StepSucceeded,
+)
+from baton.observability.metrics_counts import AgentCounts, Counts
+from baton.observability.metrics_errors import class_of_name, classify
+
+__all__ = ["MetricsInterceptor"]
+
+log = logging.getLogger("baton.observability.metrics")
+
+
+class _RunMemory:
+    """What the interceptor remembers about one execution while it runs."""
+
+    __slots__ = ("agents", "errors", "started_at")
+
+    def __init__(self) -> None:
+        self.agents: dict[str, AgentCounts] = {}
+        """Step id -> counts of the agent running it."""
+        self.errors: dict[str, str] = {}
+        """Step id -> error class of its last failed attempt, until an event counts it."""
+        self.started_at: datetime | None = None
+        """When this run of the execution started."""
+
+
+class MetricsInterceptor(Collector):
+    """A `baton.core.interceptors.RunInterceptor` counting runs, and the collector of them.
+
+    Made (and registered) by `baton.observability.metrics.Metrics`; give
+    ``metrics.interceptor`` to ``ExecutorOptions.interceptors``.
+    """
+
+    def __init__(self) -> None:
+        """Start from zero."""
+        self.counts = Counts()
+        """What has been counted (read by scrapes)."""
+        self._runs: dict[str, _RunMemory] = {}
+        self._unknown = self.counts.unknown
+        self._handlers: dict[type[object], Callable[[_RunMemory, Any], None]] = {
+            ExecutionStarted: self._execution_started,
+            StepStarted: self._step_started,
+            StepSucceeded: self._step_succeeded,
+            StepFailed: self._step_failed,
+            StepRetrying: self._step_retrying,
+            StepRecovery: self._step_recovery,
+            StepSkipped: self._step_skipped,
+            StepCancelled: self._step_cancelled,
+            ApprovalRequested: self._approval_requested,
+        }
+
+    @property
+    def watched_executions(self) -> int:
+        """Executions the interceptor holds memory for (bounded by those running)."""
+        return len(self._runs)
+
+    def execution(self, execution_id: str, workspace_id: str) -> _ExecutionWatch:
+        """Count the execution in progress while its run lasts; forget it afterwards."""
+        return _ExecutionWatch(self, execution_id)
+
+    def step_attempt(
+        self, execution_id: str, step_id: str, agent: str, attempt: int
+    ) -> _AttemptWatch:
+        """Note the class of the error an attempt raises, for the event that follows."""
+        return _AttemptWatch(self._runs.get(execution_id), step_id)
+
+    def events(self, events: Sequence[RunEvent]) -> None:
+        """Count committed events; never raises."""
+        handlers = self._handlers
+        runs = self._runs
+        try:
+            for event in events:
+                if type(event) is ExecutionFinished:
+                    self._execution_finished(runs.pop(event.execution_id, None), event)
+                    continue
+                if type(event) is ExecutionWaiting:
+                    runs.pop(event.execution_id, None)
+                    continue
+                handler = handlers.get(type(event))
+                if handler is None:
+                    continue
+                run = runs.get(event.execution_id)
+                if run is None:
+                    run = runs[event.execution_id] = _RunMemory()
+                handler(run, event)
+        except Exception:  # a bug here must not break the run that committed the events
+            log.exception("metrics could not count a batch of events")
+
+    def enter(self, execution_id: str) -> None:
+        """An execution's run begins in this process (`execution` calls it)."""
+        self.counts.in_progress += 1
+        self._runs.setdefault(execution_id, _RunMemory())
+
+    def leave(self, execution_id: str) -> None:
+        """An execution's run has ended, however it ended: forget it."""
+        self.counts.in_progress -= 1
+        self._runs.pop(execution_id, None)
+
+    def describe(self) -> list[Metric]:
+        """The families (for the registry's duplicate check at registration)."""
+        return self.counts.families()
+
+    def collect(self) -> list[Metric]:
+        """Every family of executions and steps, as of now."""
+        return self.counts.families()
+
+    def _execution_started(self, run: _RunMemory, event: ExecutionStarted) -> None:
+        self.counts.started += 1
+        run.started_at = event.at
+
+    def _execution_finished(self, run: _RunMemory | None, event: ExecutionFinished) -> None:
+        status, counts = event.status, self.counts
+        if status not in counts.finished:  # not a final status: nothing to count
+            return
+        counts.finished[status] += 1
+        if run is not None and run.started_at is not None:
+            took = (event.at - run.started_at).total_seconds()
+            counts.durations[status].observe(max(took, 0.0))
+
+    def _step_started(self, run: _RunMemory, event: StepStarted) -> None:
+        agent = self.counts.agent(event.agent)
+        run.agents[event.step_id] = agent
+        agent.started += 1
+
+    def _step_succeeded(self, run: _RunMemory, event: StepSucceeded) -> None:
+        agent = run.agents.pop(event.step_id, self._unknown)
+        agent.succeeded += 1
+        agent.succeeded_s.observe(event.duration_s)
+
+    def _step_failed(self, run: _RunMemory, event: StepFailed) -> None:
+        agent = run.agents.pop(event.step_id, self._unknown)
+        agent.failed += 1
+        if event.started_at is not None:
+            agent.failed_s.observe(max((event.at - event.started_at).total_seconds(), 0.0))
+        error_class = run.errors.pop(event.step_id, None)
+        agent.error(error_class or class_of_name(event.error_type).value)
+
+    def _step_retrying(self, run: _RunMemory, event: StepRetrying) -> None:
+        agent = run.agents.get(event.step_id, self._unknown)
+        agent.retries += 1
+        # Only retryable errors are retried; without a note from the attempt, say transient.
+        agent.error(run.errors.pop(event.step_id, ErrorClass.TRANSIENT.value))
+
+    def _step_recovery(self, run: _RunMemory, event: StepRecovery) -> None:
+        key, recoveries = (event.rung, event.error_class), self.counts.recoveries
+        recoveries[key] = recoveries.get(key, 0) + 1
+        if event.rung == "fail":  # the step_failed that follows counts it, with this class
+            run.errors[event.step_id] = event.error_class
+            return
+        run.errors.pop(event.step_id, None)
+        self.counts.agent(event.agent).error(event.error_class)
+
+    def _step_skipped(self, run: _RunMemory, event: StepSkipped) -> None:
+        run.agents.pop(event.step_id, self._unknown).skipped += 1
+
+    def _step_cancelled(self, run: _RunMemory, event: StepCancelled) -> None:
+        run.errors.pop(event.step_id, None)
+        run.agents.pop(event.step_id, self._unknown).cancelled += 1
+
+    def _approval_requested(self, run: _RunMemory, event: ApprovalRequested) -> None:
+        self.counts.approvals += 1
+
+
+class _ExecutionWatch:
+    """`MetricsInterceptor.execution`: in progress while entered; forgotten on exit."""
+
+    __slots__ = ("_execution_id", "_owner")
+
+    def __init__(self, owner: MetricsInterceptor, execution_id: str) -> None:
+        self._owner = owner
+        self._execution_id = execution_id
+
+    async def __aenter__(self) -> None:
+        self._owner.enter(self._execution_id)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._owner.leave(self._execution_id)
+
+
+class _AttemptWatch:
+    """`MetricsInterceptor.step_attempt`: notes the error an attempt raises, lets it through."""
+
+    __slots__ = ("_run", "_step_id")
+
+    def __init__(self, run: _RunMemory | None, step_id: str) -> None:
+        self._run = run
+        self._step_id = step_id
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None or self._run is None:
+            return
+        if isinstance(exc, Exception):
+            error_class = classify(exc).value
+        elif isinstance(exc, anyio.get_cancelled_exc_class()):
+            # The step's deadline, or the execution being cancelled: the next event tells
+            # (a retry or failure for a timeout; step_cancelled drops this guess).
+            error_class = ErrorClass.TIMEOUT.value
+        else:
+            return
+        self._run.errors[self._step_id] = error_class

@@ -1,0 +1,212 @@
+"""Finished spans into the `TraceStore`: which execution a span belongs to, and the bridge.
+
+**Ownership.** Only an execution's root span names the execution (``baton.execution_id``,
+``baton.workspace_id``): copying those attributes onto every span would cost each step more
+than the rest of its span. Instead `SpanOwners`, a span processor, notes when a span
+starts that its parent belongs to an execution, so it does too (a dict lookup and store),
+and the exporter takes each span's owner out of the map as it writes the span. A parent
+ends after its children start, so an owner is always known when a child starts. Spans of
+no execution (the API's own work, planning before an execution exists) are not kept in the
+database; they still go to OTLP.
+
+**Bridge.** `SpanExporter.export` runs on the batch processor's worker thread, while the
+stores are async and bound to the event loop that opened them. `StoreSpanExporter` hands
+each batch to the loop (`anyio.from_thread.run` with the loop's token) and waits for it to
+be written: one transaction per batch, no database work on the executor's hot path, and the
+same `Database` (and error translation) as every other store. The loop must therefore never
+block waiting for the exporter: `Tracing.flush` and `Tracing.shutdown` run the provider's
+flush in a worker thread. A batch exported on the loop's own thread (someone called
+``force_flush`` there) is kept and written with the next batch instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import anyio.from_thread
+from anyio.lowlevel import EventLoopToken
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind, StatusCode
+
+from baton.store.traces import SpanEventRecord, SpanRecord, SpanStatus, TraceStore
+
+__all__ = ["EXECUTION_ID", "WORKSPACE_ID", "SpanOwners", "StoreSpanExporter", "span_record"]
+
+log = logging.getLogger("baton.observability.tracing")
+
+EXECUTION_ID = "baton.execution_id"
+"""Attribute of an execution's root span: the execution's id."""
+WORKSPACE_ID = "baton.workspace_id"
+"""Attribute of an execution's root span: its workspace."""
+
+Owner = tuple[str, str]
+"""An execution id and its workspace id."""
+
+_KINDS = {
+    SpanKind.INTERNAL: "internal",
+    SpanKind.CLIENT: "client",
+    SpanKind.SERVER: "server",
+    SpanKind.PRODUCER: "producer",
+    SpanKind.CONSUMER: "consumer",
+}
+_STATUSES: dict[StatusCode, SpanStatus] = {
+    StatusCode.UNSET: "unset",
+    StatusCode.OK: "ok",
+    StatusCode.ERROR: "error",
+}
+
+
+class SpanOwners(SpanProcessor):
+    """Notes, as each span starts, the execution it belongs to (see the module docstring)."""
+
+    def __init__(self) -> None:
+        """Start with no spans."""
+        self.owners: dict[int, Owner] = {}
+        """Span id -> its execution; an entry leaves when the exporter takes the span."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        """Inherit the parent's execution, or take the one a root span names."""
+        owners = self.owners
+        span_id = span.get_span_context().span_id
+        parent = span.parent
+        if parent is not None:
+            owner = owners.get(parent.span_id)
+            if owner is not None:
+                owners[span_id] = owner
+                return
+        attributes = span.attributes
+        if attributes is None:
+            return
+        execution_id = attributes.get(EXECUTION_ID)
+        workspace_id = attributes.get(WORKSPACE_ID)
+        if isinstance(execution_id, str) and isinstance(workspace_id, str):
+            owners[span_id] = (execution_id, workspace_id)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Nothing to do: the exporter takes the owner."""
+
+    def shutdown(self) -> None:
+        """Nothing to do: the exporter, shut down after this, still needs the owners."""
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Nothing is buffered here."""
+        return True
+
+
+Hexes = tuple[dict[int, str], dict[int, str]]
+"""Caches of the hex forms of trace ids and of parent span ids."""
+
+
+def span_record(span: ReadableSpan, owner: Owner, hexes: Hexes | None = None) -> SpanRecord | None:
+    """A finished span as the trace store keeps it (None for a span without a context).
+
+    `hexes` caches hex forms across a batch, whose spans share a few traces and parents.
+    """
+    context = span.get_span_context()
+    if context is None:
+        return None
+    traces, parents = ({}, {}) if hexes is None else hexes
+    if (trace_id := traces.get(context.trace_id)) is None:
+        trace_id = traces[context.trace_id] = f"{context.trace_id:032x}"
+    parent = span.parent
+    parent_id: str | None = None
+    if parent is not None and (parent_id := parents.get(parent.span_id)) is None:
+        parent_id = parents[parent.span_id] = f"{parent.span_id:016x}"
+    status = span.status
+    start = span.start_time or 0
+    return SpanRecord(
+        trace_id=trace_id,
+        span_id=f"{context.span_id:016x}",
+        parent_span_id=parent_id,
+        execution_id=owner[0],
+        workspace_id=owner[1],
+        name=span.name,
+        kind=_KINDS.get(span.kind, "internal"),
+        start_ns=start,
+        end_ns=span.end_time or start,
+        status=_STATUSES.get(status.status_code, "unset"),
+        status_message=status.description,
+        attributes=_plain(span.attributes),
+        events=tuple(_event(e) for e in span.events) if span.events else (),
+    )
+
+
+def _plain(attributes: Any) -> dict[str, Any]:
+    if not attributes:
+        return {}
+    plain: dict[str, Any] = dict(attributes)
+    for key, value in plain.items():
+        if type(value) is tuple:  # a sequence attribute: JSON has lists
+            plain[key] = list(value)  # pyright: ignore[reportUnknownArgumentType]
+    return plain
+
+
+def _event(event: Event) -> SpanEventRecord:
+    return SpanEventRecord(
+        name=event.name, time_ns=event.timestamp, attributes=_plain(event.attributes)
+    )
+
+
+class StoreSpanExporter(SpanExporter):
+    """Writes the finished spans of executions to a `TraceStore`, through the event loop."""
+
+    def __init__(self, store: TraceStore, owners: SpanOwners, token: EventLoopToken) -> None:
+        """Keep spans `owners` knows the execution of in `store`, on the loop of `token`.
+
+        Args:
+            store: Where spans are kept.
+            owners: The processor that notes each span's execution (added to the same
+                provider, before the batch processor of this exporter).
+            token: The event loop the store belongs to (`anyio.lowlevel.current_token`).
+        """
+        self._store = store
+        self._owners = owners.owners
+        self._token = token
+        self._loop_thread = threading.get_ident()
+        self._pending: list[SpanRecord] = []
+        self._closed = False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Write the batch's spans of executions (called on the batch processor's thread)."""
+        if self._closed:
+            return SpanExportResult.FAILURE
+        take = self._owners.pop
+        records = list(self._pending)
+        hexes: Hexes = ({}, {})
+        for span in spans:
+            context = span.get_span_context()
+            owner = take(context.span_id, None) if context is not None else None
+            if owner is None:
+                continue
+            record = span_record(span, owner, hexes)
+            if record is not None:
+                records.append(record)
+        if not records:
+            return SpanExportResult.SUCCESS
+        if threading.get_ident() == self._loop_thread:
+            self._pending = records  # waiting here would block the loop that must write them
+            return SpanExportResult.SUCCESS
+        self._pending = []
+        try:
+            anyio.from_thread.run(self._store.add, records, token=self._token)
+        except Exception as exc:
+            log.warning("could not keep %d span(s) in the trace store: %s", len(records), exc)
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        """Write nothing more (called after the batch processor's last export)."""
+        self._closed = True
+        self._owners.clear()
+        if self._pending:
+            log.warning("%d span(s) were not kept: the trace store closed", len(self._pending))
+            self._pending = []
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Nothing is buffered here (the batch processor holds the spans)."""
+        return True

@@ -1,0 +1,194 @@
+"""Spans for the store transactions that matter: the event append (group commit), leases.
+
+`TracedExecutionStore` wraps an `ExecutionStore` and delegates every call; the calls that
+are a transaction worth seeing in a trace are timed, only while a recording span is current
+(inside a traced execution), so nothing is paid outside traced runs. One that took at least
+``min_duration_s`` (``BATON_TRACE_STORE_MIN_MS``, 1 ms by default; 0 records all) or failed
+becomes a span, made after the fact with its real start and end: a quick commit (SQLite
+commits a step's events in a fraction of a millisecond) costs two clock reads, and a slow
+one, the thing a trace is read for, is there. The spans are `FastSpan`s (see
+`baton.observability.tracing_fast`) and are never made current (nothing nests under them).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Sequence
+from typing import TypeVar
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode, Tracer
+from opentelemetry.util.types import AttributeValue
+
+from baton.events import ExecutionStatus, RunEvent
+from baton.observability.tracing_fast import SpanRecorder
+from baton.store.protocol import ExecutionStore
+from baton.store.records import (
+    AgentHistory,
+    Checkpoint,
+    ExecutionRecord,
+    StepRecord,
+    StoredEvent,
+)
+
+__all__ = ["TracedExecutionStore"]
+
+T = TypeVar("T")
+
+_get_current_span = trace.get_current_span
+_time_ns = time.time_ns
+
+
+class TracedExecutionStore:
+    """`ExecutionStore` over `inner` whose transactions are spans of the current trace."""
+
+    def __init__(
+        self,
+        inner: ExecutionStore,
+        tracer: Tracer,
+        *,
+        system: str | None = None,
+        recorder: SpanRecorder | None = None,
+        min_duration_s: float = 0.0,
+    ) -> None:
+        """Delegate to `inner`; make spans with `recorder` (cheap) or else `tracer`.
+
+        Args:
+            inner: The store that does the work.
+            tracer: Makes the spans when there is no `recorder`.
+            system: The database (``sqlite``, ``postgresql``), as ``db.system.name``; None
+                for a store in memory.
+            recorder: Makes the spans on the hot path (see `baton.observability.tracing_fast`).
+            min_duration_s: Transactions quicker than this that succeed make no span.
+        """
+        self.inner = inner
+        """The wrapped store."""
+        self._tracer = tracer
+        self._system = system
+        self._recorder = recorder
+        self._min_ns = int(min_duration_s * 1e9)
+
+    @property
+    def append_never_suspends(self) -> bool:
+        """As the inner store (a span never suspends)."""
+        return self.inner.append_never_suspends
+
+    async def _traced(self, operation: str, call: Awaitable[T], count: int | None = None) -> T:
+        parent = _get_current_span()
+        if not parent.is_recording():
+            return await call
+        start = _time_ns()
+        failed: BaseException | None = None
+        try:
+            return await call
+        except BaseException as exc:
+            failed = exc
+            raise
+        finally:
+            end = _time_ns()
+            if failed is not None or end - start >= self._min_ns:
+                self._record(parent, operation, count, (start, end), failed)
+
+    def _record(
+        self,
+        parent: Span,
+        operation: str,
+        count: int | None,
+        times: tuple[int, int],
+        failed: BaseException | None,
+    ) -> None:
+        """The span of a transaction that is over (slow enough to matter, or failed)."""
+        attributes: dict[str, AttributeValue] = {"db.operation.name": operation}
+        if self._system is not None:
+            attributes["db.system.name"] = self._system
+        if count is not None:
+            attributes["baton.event_count"] = count
+        name = f"store {operation}"
+        start, end = times
+        span: Span | None = None
+        if self._recorder is not None:
+            span = self._recorder.start(name, attributes, parent=parent, start_time=start)
+        if span is None:
+            span = self._tracer.start_span(name, attributes=attributes, start_time=start)
+        if failed is not None:
+            span.set_status(Status(StatusCode.ERROR, type(failed).__name__))
+            span.set_attribute("error.type", type(failed).__name__)
+        span.end(end_time=end)
+
+    async def create_execution(
+        self, execution: ExecutionRecord, steps: Sequence[StepRecord]
+    ) -> None:
+        """Insert the execution and its steps."""
+        await self._traced("create_execution", self.inner.create_execution(execution, steps))
+
+    async def append(self, events: Sequence[RunEvent]) -> list[StoredEvent]:
+        """Append (commit) a batch of events: one span per group commit."""
+        return await self._traced("append", self.inner.append(events), len(events))
+
+    async def get_execution(self, execution_id: str) -> ExecutionRecord:
+        """The execution, or `NotFoundError`."""
+        return await self.inner.get_execution(execution_id)
+
+    async def list_executions(
+        self,
+        *,
+        limit: int = 20,
+        status: ExecutionStatus | None = None,
+        workspace_id: str | None = None,
+        before: str | None = None,
+    ) -> list[ExecutionRecord]:
+        """Newest first (see `ExecutionStore.list_executions`)."""
+        return await self.inner.list_executions(
+            limit=limit, status=status, workspace_id=workspace_id, before=before
+        )
+
+    async def get_steps(self, execution_id: str) -> list[StepRecord]:
+        """Steps in plan order."""
+        return await self.inner.get_steps(execution_id)
+
+    async def events(
+        self, execution_id: str, *, after: int = 0, limit: int | None = None
+    ) -> list[StoredEvent]:
+        """Events with ``seq > after``."""
+        return await self.inner.events(execution_id, after=after, limit=limit)
+
+    async def agent_history(self) -> dict[str, AgentHistory]:
+        """Per agent history."""
+        return await self.inner.agent_history()
+
+    async def acquire_lease(
+        self, execution_id: str, owner: str, ttl_s: float, *, take_from: str | None = None
+    ) -> bool:
+        """Take the execution's lease (a span)."""
+        return await self._traced(
+            "acquire_lease",
+            self.inner.acquire_lease(execution_id, owner, ttl_s, take_from=take_from),
+        )
+
+    async def renew_lease(self, execution_id: str, owner: str, ttl_s: float) -> bool:
+        """Extend `owner`'s lease (a span)."""
+        return await self._traced("renew_lease", self.inner.renew_lease(execution_id, owner, ttl_s))
+
+    async def release_lease(self, execution_id: str, owner: str) -> None:
+        """Give the lease up (a span)."""
+        await self._traced("release_lease", self.inner.release_lease(execution_id, owner))
+
+    async def orphaned_executions(self) -> list[ExecutionRecord]:
+        """Executions to take up, oldest first."""
+        return await self.inner.orphaned_executions()
+
+    async def compact(self, execution_id: str) -> Checkpoint:
+        """Fold a finished execution's log into a checkpoint."""
+        return await self.inner.compact(execution_id)
+
+    async def checkpoint(self, execution_id: str) -> Checkpoint | None:
+        """The execution's checkpoint, if compacted."""
+        return await self.inner.checkpoint(execution_id)
+
+    async def request_cancel(self, execution_id: str) -> ExecutionRecord:
+        """Flag an execution for cancellation."""
+        return await self.inner.request_cancel(execution_id)
+
+    async def close(self) -> None:
+        """Close the inner store."""
+        await self.inner.close()
