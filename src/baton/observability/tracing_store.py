@@ -20,12 +20,11 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
 from opentelemetry.util.types import AttributeValue
 
-from baton.events import ExecutionStatus, RunEvent
+from baton.events import RunEvent
 from baton.observability.tracing_fast import SpanRecorder
+from baton.store.delegating import DelegatingExecutionStore
 from baton.store.protocol import ExecutionStore
 from baton.store.records import (
-    AgentHistory,
-    Checkpoint,
     ExecutionRecord,
     StepRecord,
     StoredEvent,
@@ -39,7 +38,7 @@ _get_current_span = trace.get_current_span
 _time_ns = time.time_ns
 
 
-class TracedExecutionStore:
+class TracedExecutionStore(DelegatingExecutionStore):
     """`ExecutionStore` over `inner` whose transactions are spans of the current trace."""
 
     def __init__(
@@ -61,17 +60,11 @@ class TracedExecutionStore:
             recorder: Makes the spans on the hot path (see `baton.observability.tracing_fast`).
             min_duration_s: Transactions quicker than this that succeed make no span.
         """
-        self.inner = inner
-        """The wrapped store."""
+        super().__init__(inner)
         self._tracer = tracer
         self._system = system
         self._recorder = recorder
         self._min_ns = int(min_duration_s * 1e9)
-
-    @property
-    def append_never_suspends(self) -> bool:
-        """As the inner store (a span never suspends)."""
-        return self.inner.append_never_suspends
 
     async def _traced(self, operation: str, call: Awaitable[T], count: int | None = None) -> T:
         parent = _get_current_span()
@@ -125,37 +118,6 @@ class TracedExecutionStore:
         """Append (commit) a batch of events: one span per group commit."""
         return await self._traced("append", self.inner.append(events), len(events))
 
-    async def get_execution(self, execution_id: str) -> ExecutionRecord:
-        """The execution, or `NotFoundError`."""
-        return await self.inner.get_execution(execution_id)
-
-    async def list_executions(
-        self,
-        *,
-        limit: int = 20,
-        status: ExecutionStatus | None = None,
-        workspace_id: str | None = None,
-        before: str | None = None,
-    ) -> list[ExecutionRecord]:
-        """Newest first (see `ExecutionStore.list_executions`)."""
-        return await self.inner.list_executions(
-            limit=limit, status=status, workspace_id=workspace_id, before=before
-        )
-
-    async def get_steps(self, execution_id: str) -> list[StepRecord]:
-        """Steps in plan order."""
-        return await self.inner.get_steps(execution_id)
-
-    async def events(
-        self, execution_id: str, *, after: int = 0, limit: int | None = None
-    ) -> list[StoredEvent]:
-        """Events with ``seq > after``."""
-        return await self.inner.events(execution_id, after=after, limit=limit)
-
-    async def agent_history(self) -> dict[str, AgentHistory]:
-        """Per agent history."""
-        return await self.inner.agent_history()
-
     async def acquire_lease(
         self, execution_id: str, owner: str, ttl_s: float, *, take_from: str | None = None
     ) -> bool:
@@ -172,23 +134,3 @@ class TracedExecutionStore:
     async def release_lease(self, execution_id: str, owner: str) -> None:
         """Give the lease up (a span)."""
         await self._traced("release_lease", self.inner.release_lease(execution_id, owner))
-
-    async def orphaned_executions(self) -> list[ExecutionRecord]:
-        """Executions to take up, oldest first."""
-        return await self.inner.orphaned_executions()
-
-    async def compact(self, execution_id: str) -> Checkpoint:
-        """Fold a finished execution's log into a checkpoint."""
-        return await self.inner.compact(execution_id)
-
-    async def checkpoint(self, execution_id: str) -> Checkpoint | None:
-        """The execution's checkpoint, if compacted."""
-        return await self.inner.checkpoint(execution_id)
-
-    async def request_cancel(self, execution_id: str) -> ExecutionRecord:
-        """Flag an execution for cancellation."""
-        return await self.inner.request_cancel(execution_id)
-
-    async def close(self) -> None:
-        """Close the inner store."""
-        await self.inner.close()

@@ -23,10 +23,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from baton.events import ExecutionStatus, RunEvent
+from baton.store.delegating import DelegatingExecutionStore
 from baton.store.protocol import ExecutionStore
 from baton.store.records import (
-    AgentHistory,
-    Checkpoint,
     ExecutionRecord,
     StepRecord,
     StoredEvent,
@@ -41,22 +40,16 @@ SUCCEEDED_CACHE_SIZE = 4096
 """Records of succeeded executions kept in memory for reads."""
 
 
-class PublishingStore:
+class PublishingStore(DelegatingExecutionStore):
     """`ExecutionStore` over `inner` that publishes committed events to `bus`."""
 
     def __init__(self, inner: ExecutionStore, bus: EventBus) -> None:
         """Delegate to `inner`; publish its appended events to `bus`."""
-        self.inner = inner
-        """The store that keeps the events (read it for replay)."""
+        super().__init__(inner)
         self.bus = bus
         """Where committed events go."""
         self._workspaces: dict[str, str] = {}
         self._succeeded: OrderedDict[str, ExecutionRecord] = OrderedDict()
-
-    @property
-    def append_never_suspends(self) -> bool:
-        """As the inner store (publishing never suspends)."""
-        return self.inner.append_never_suspends
 
     async def create_execution(
         self, execution: ExecutionRecord, steps: Sequence[StepRecord]
@@ -106,64 +99,3 @@ class PublishingStore:
             if len(self._succeeded) > SUCCEEDED_CACHE_SIZE:
                 self._succeeded.popitem(last=False)
         return record
-
-    async def list_executions(
-        self,
-        *,
-        limit: int = 20,
-        status: ExecutionStatus | None = None,
-        workspace_id: str | None = None,
-        before: str | None = None,
-    ) -> list[ExecutionRecord]:
-        """Newest first (see `ExecutionStore.list_executions`)."""
-        return await self.inner.list_executions(
-            limit=limit, status=status, workspace_id=workspace_id, before=before
-        )
-
-    async def get_steps(self, execution_id: str) -> list[StepRecord]:
-        """Steps in plan order."""
-        return await self.inner.get_steps(execution_id)
-
-    async def events(
-        self, execution_id: str, *, after: int = 0, limit: int | None = None
-    ) -> list[StoredEvent]:
-        """Events with ``seq > after``, from the inner store's log."""
-        return await self.inner.events(execution_id, after=after, limit=limit)
-
-    async def agent_history(self) -> dict[str, AgentHistory]:
-        """Per agent history, from the inner store."""
-        return await self.inner.agent_history()
-
-    async def acquire_lease(
-        self, execution_id: str, owner: str, ttl_s: float, *, take_from: str | None = None
-    ) -> bool:
-        """Take the execution's lease (see `ExecutionStore.acquire_lease`)."""
-        return await self.inner.acquire_lease(execution_id, owner, ttl_s, take_from=take_from)
-
-    async def renew_lease(self, execution_id: str, owner: str, ttl_s: float) -> bool:
-        """Extend `owner`'s lease."""
-        return await self.inner.renew_lease(execution_id, owner, ttl_s)
-
-    async def release_lease(self, execution_id: str, owner: str) -> None:
-        """Give the lease up."""
-        await self.inner.release_lease(execution_id, owner)
-
-    async def orphaned_executions(self) -> list[ExecutionRecord]:
-        """Executions to take up, oldest first."""
-        return await self.inner.orphaned_executions()
-
-    async def compact(self, execution_id: str) -> Checkpoint:
-        """Fold a finished execution's log into a checkpoint."""
-        return await self.inner.compact(execution_id)
-
-    async def checkpoint(self, execution_id: str) -> Checkpoint | None:
-        """The execution's checkpoint, if compacted."""
-        return await self.inner.checkpoint(execution_id)
-
-    async def request_cancel(self, execution_id: str) -> ExecutionRecord:
-        """Flag an execution for cancellation."""
-        return await self.inner.request_cancel(execution_id)
-
-    async def close(self) -> None:
-        """Close the inner store."""
-        await self.inner.close()
