@@ -7,7 +7,8 @@ uvicorn.run(app, host="127.0.0.1", port=8000)
 
 At startup the lifespan opens `Baton`, creates the first workspace and admin key when there
 are no users yet (the token is handed to `on_first_key`, never stored in clear), and takes
-up the executions a dead process left running. Executions started over the API run in a
+up the executions a dead process left running, and evaluates the alert rules every
+``BATON_ALERT_INTERVAL_S``. Executions started over the API run in a
 task group the lifespan owns; at shutdown they are cancelled cleanly and resumed at the
 next start.
 """
