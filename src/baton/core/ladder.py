@@ -32,13 +32,9 @@ so that an unattended run always ends instead of waiting for a person nobody war
 
 from __future__ import annotations
 
-import errno
 import random
-import socket
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-
-from pydantic import ValidationError
 
 from baton.agents.protocol import AgentSpec
 from baton.agents.registry import AgentRegistry
@@ -51,37 +47,18 @@ from baton.core.recovery import (
     UseAlternative,
     backoff_delay,
 )
+from baton.error_classes import classify
 from baton.errors import (
     BatonError,
     ErrorClass,
-    PermissionDeniedError,
-    RateLimitedError,
     RunError,
     Rung,
-    StepTimeoutError,
-    UsageError,
 )
 
 __all__ = ["DEFAULT_LADDERS", "LadderPolicy", "classify"]
 
 Ladder = Sequence[Rung]
 """The rungs for one error class, tried in order."""
-
-_TRANSIENT_ERRNOS = frozenset(
-    {
-        errno.ECONNABORTED,
-        errno.ECONNREFUSED,
-        errno.ECONNRESET,
-        errno.EHOSTDOWN,
-        errno.EHOSTUNREACH,
-        errno.ENETDOWN,
-        errno.ENETRESET,
-        errno.ENETUNREACH,
-        errno.EPIPE,
-        errno.ETIMEDOUT,
-    }
-)
-"""``OSError.errno`` values that say the network failed, not the request."""
 
 _RETRY_THEN_ALTERNATIVE = (Rung.RETRY, Rung.ALTERNATIVE, Rung.FAIL)
 
@@ -96,34 +73,6 @@ DEFAULT_LADDERS: Mapping[ErrorClass, tuple[Rung, ...]] = MappingProxyType(
     }
 )
 """The ladder per class when no step, plan or agent sets one. None asks a person."""
-
-
-def classify(error: BaseException) -> ErrorClass:
-    """The class of `error`, from its type and attributes only.
-
-    Order matters: a rate limit is retryable too, and `TimeoutError` and `PermissionError`
-    are `OSError`s.
-    """
-    if isinstance(error, RateLimitedError):
-        return ErrorClass.RATE_LIMITED
-    if isinstance(error, StepTimeoutError | TimeoutError):
-        return ErrorClass.TIMEOUT
-    if isinstance(error, PermissionDeniedError | PermissionError):
-        return ErrorClass.PERMISSION
-    # AgentInputError is a UsageError; a pydantic ValidationError is an input schema's refusal.
-    if isinstance(error, UsageError | ValidationError):
-        return ErrorClass.INVALID_INPUT
-    if isinstance(error, RunError):
-        return ErrorClass.TRANSIENT if error.retryable else ErrorClass.PERMANENT
-    if _is_network_error(error):
-        return ErrorClass.TRANSIENT
-    return ErrorClass.PERMANENT
-
-
-def _is_network_error(error: BaseException) -> bool:
-    if isinstance(error, ConnectionError | socket.gaierror | socket.herror):
-        return True
-    return isinstance(error, OSError) and error.errno in _TRANSIENT_ERRNOS
 
 
 class LadderPolicy:

@@ -1,8 +1,7 @@
 """Which `ErrorClass` an error of a failed attempt is, for the error metrics.
 
-`classify` mirrors `baton.core.ladder.classify` (observability sits below core and may not
-import it; a test checks that both agree). It reads an error's type and attributes only,
-never its message, so the class is safe as a metric label.
+`classify` is the recovery ladder's own (`baton.error_classes`): it reads an error's type
+and attributes only, never its message, so the class is safe as a metric label.
 
 `class_of_name` is the fallback for a failure whose exception the metrics never saw (a step
 refused at its approval gate): it knows the class names of `baton.errors` and the builtins
@@ -11,38 +10,15 @@ that `classify` treats specially, and calls anything else ``permanent``.
 
 from __future__ import annotations
 
-import errno
-import socket
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from pydantic import ValidationError
-
+from baton.error_classes import classify
 from baton.errors import (
     ErrorClass,
-    PermissionDeniedError,
-    RateLimitedError,
-    RunError,
-    StepTimeoutError,
-    UsageError,
 )
 
 __all__ = ["class_of_name", "classify"]
-
-_TRANSIENT_ERRNOS = frozenset(
-    {
-        errno.ECONNABORTED,
-        errno.ECONNREFUSED,
-        errno.ECONNRESET,
-        errno.EHOSTDOWN,
-        errno.EHOSTUNREACH,
-        errno.ENETDOWN,
-        errno.ENETRESET,
-        errno.ENETUNREACH,
-        errno.EPIPE,
-        errno.ETIMEDOUT,
-    }
-)
 
 _BY_NAME: Mapping[str, ErrorClass] = MappingProxyType(
     {
@@ -64,25 +40,6 @@ _BY_NAME: Mapping[str, ErrorClass] = MappingProxyType(
         "BrokenPipeError": ErrorClass.TRANSIENT,
     }
 )
-
-
-def classify(error: BaseException) -> ErrorClass:
-    """The class of `error`, from its type and attributes (as the recovery ladder sees it)."""
-    if isinstance(error, RateLimitedError):
-        return ErrorClass.RATE_LIMITED
-    if isinstance(error, StepTimeoutError | TimeoutError):
-        return ErrorClass.TIMEOUT
-    if isinstance(error, PermissionDeniedError | PermissionError):
-        return ErrorClass.PERMISSION
-    if isinstance(error, UsageError | ValidationError):
-        return ErrorClass.INVALID_INPUT
-    if isinstance(error, RunError):
-        return ErrorClass.TRANSIENT if error.retryable else ErrorClass.PERMANENT
-    if isinstance(error, ConnectionError | socket.gaierror | socket.herror):
-        return ErrorClass.TRANSIENT
-    if isinstance(error, OSError) and error.errno in _TRANSIENT_ERRNOS:
-        return ErrorClass.TRANSIENT
-    return ErrorClass.PERMANENT
 
 
 def class_of_name(error_type: str) -> ErrorClass:
