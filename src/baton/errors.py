@@ -14,7 +14,9 @@ BatonError                     message + hint (how to fix it)
     ├── AgentError             an agent ran and failed
     ├── StepTimeoutError       a step ran past its timeout
     ├── RateLimitedError       an integration said "slow down"
-    └── StoreError             the state store failed
+    ├── StoreError             the state store failed
+    ├── ModelError             a language model could not answer
+    └── BudgetExceededError    an execution's token or cost budget is spent
 ```
 
 Retry behaviour travels in attributes (`retryable`, `retry_after`), never in message text.
@@ -166,6 +168,15 @@ class StoreError(RunError):
 
 class PermissionDeniedError(RunError):
     """An integration refused for lack of rights (a person may grant them)."""
+
+
+class ModelError(RunError):
+    """A language model could not answer: provider down, rate limited past our retries,
+    garbage it would not stop sending, a refusal. Retryable only when the provider said so."""
+
+
+class BudgetExceededError(RunError):
+    """An execution's token or cost budget is spent; nothing more may be asked of a model."""
 
 
 class ErrorClass(StrEnum):

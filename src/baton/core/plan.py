@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from baton.errors import ErrorClass, Rung
+from baton.llm.usage import Budget
 
 STEP_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
 
@@ -90,6 +91,24 @@ class Step(BaseModel):
         return list(seen)
 
 
+class Provenance(BaseModel):
+    """Who made a plan, and what planning it cost (planning counts against the budget)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    planner: str
+    """``offline``, ``llm``, ``file`` ..."""
+    provider: str | None = None
+    """The model's provider when a model planned it."""
+    model: str | None = None
+    attempts: int = Field(default=1, ge=1)
+    """Answers the model gave until one validated."""
+    calls: int = Field(default=0, ge=0)
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    cost_usd: float = Field(default=0.0, ge=0)
+
+
 class Plan(BaseModel):
     """A validated-on-demand DAG of steps (see `baton.core.validation`)."""
 
@@ -105,6 +124,14 @@ class Plan(BaseModel):
     """Cap on steps running at once for this plan (None: the engine's default)."""
     recovery: dict[ErrorClass, list[Rung]] | None = None
     """Recovery ladder per error class for every step (a step's policy may override it)."""
+    budget: Budget | None = None
+    """Most the execution may spend on language models, planning included."""
+    provenance: Provenance | None = None
+    """Who planned it and what that cost; None for hand-written plans."""
+    version: int = Field(default=1, ge=1)
+    """1 as planned; each replan of the execution's remaining work adds one."""
+    revised_because: str | None = None
+    """Why this version replaced the one before (None for version 1)."""
 
     def step(self, step_id: str) -> Step:
         """The step with this id (KeyError if none)."""

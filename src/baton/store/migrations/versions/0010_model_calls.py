@@ -1,0 +1,24 @@
+"""Model calls: ``model_calls``, one row per call to a language model.
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-11-26
+
+Written out in full rather than importing the store modules: a revision must keep creating
+the schema it created when the modules have moved on.
+"""
+
+from __future__ import annotations
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Placeholder (filled in by the change that owns it)."""
+
+
+def downgrade() -> None:
+    """Placeholder."""
