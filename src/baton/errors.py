@@ -16,6 +16,7 @@ BatonError                     message + hint (how to fix it)
     ├── RateLimitedError       an integration said "slow down"
     ├── StoreError             the state store failed
     ├── ModelError             a language model could not answer
+    │   └── ModelOutputRejectedError   its last answer still failed the checks
     └── BudgetExceededError    an execution's token or cost budget is spent
 ```
 
@@ -173,6 +174,15 @@ class PermissionDeniedError(RunError):
 class ModelError(RunError):
     """A language model could not answer: provider down, rate limited past our retries,
     garbage it would not stop sending, a refusal. Retryable only when the provider said so."""
+
+
+class ModelOutputRejectedError(ModelError):
+    """The model's last allowed answer still failed the checks; `problems` says how."""
+
+    def __init__(self, message: str, *, problems: Sequence[str], hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = tuple(problems)
+        """What was wrong with the last answer, one problem per item."""
 
 
 class BudgetExceededError(RunError):

@@ -70,8 +70,9 @@ class TextModel(Protocol):
 
         Raises:
             BudgetExceededError: `scope.budget` is spent (checked before every call).
-            ModelError: the provider failed after bounded retries with backoff, refused, or
-                the last attempt still had problems (they are in the message).
+            ModelOutputRejectedError: the last allowed answer still had problems
+                (`problems` lists them).
+            ModelError: the provider failed after bounded retries with backoff, or refused.
         """
         ...
 
