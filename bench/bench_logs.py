@@ -186,6 +186,11 @@ def searches(n: int) -> dict[str, list[Callable[[LogStore], Awaitable[list[LogRe
         "phrase": [q(p) for p in ('"connection refused"', '"cache miss"', "http.get")],
         "2 words": [q("connection refused"), q("slow response"), q("rate limit")],
         "no query, level>=warning": [q("", min_level=30)],
+        "no query, level>=error": [q("", min_level=40), q("", min_level=40, workspace_id="ws_lab")],
+        "no query, level>=critical (none)": [
+            q("", min_level=50),
+            q("", min_level=50, workspace_id="ws_lab"),
+        ],
         "since 1h + word": [q("step", since=T0 + timedelta(milliseconds=n * 50 - 3_600_000))],
         "other workspace": [q("step", workspace_id="ws_lab"), q("quasar", workspace_id="ws_lab")],
         "no match": [q("zzzzzzzzzz"), q('"quasar refused"')],

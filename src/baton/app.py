@@ -9,10 +9,11 @@ async with Baton.open() as b:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -22,19 +23,28 @@ from baton.agents.builtin import AgentResources, builtin_agents
 from baton.agents.discovery import DiscoveryReport, discover
 from baton.agents.protocol import Agent
 from baton.agents.registry import AgentRegistry
+from baton.core.caching import ResultCache
 from baton.core.executor import EventCallback, ExecutionResult, Executor, ExecutorOptions
 from baton.core.ladder import LadderPolicy
 from baton.core.lease import LeaseHeldError
 from baton.core.orchestrator import Orchestrator
 from baton.core.plan import Plan
 from baton.core.run_state import ConcurrencyLimits
+from baton.core.spending import ExecutionUsage, execution_usage
 from baton.core.validation import validate_plan
+from baton.enterprise.sessions import Sessions
 from baton.enterprise.tenancy import Tenancy
 from baton.events import RunEvent
+from baton.llm.client import ModelCallObserver, ModelClient
+from baton.llm.factory import build_model_client
+from baton.llm.recording import StoreObserver
+from baton.llm.usage import Budget, UsageTotals
 from baton.observability.alerts import Alerts, build_alerts
 from baton.observability.logs import LogAggregator
 from baton.observability.metrics import Metrics
+from baton.observability.metrics_otel import setup_otel_metrics
 from baton.observability.tracing import Tracing, setup_tracing
+from baton.planning.llm import LLMPlanner
 from baton.planning.offline import OfflinePlanner
 from baton.planning.protocol import Planner, PlanningContext
 from baton.safety.approvals import Approvals
@@ -50,12 +60,18 @@ from baton.store.locks import LockStore, MemoryLockStore
 from baton.store.logs import LogStore, MemoryLogStore
 from baton.store.memory import MemoryExecutionStore
 from baton.store.messages import MemoryMessageStore, MessageStore
+from baton.store.model_calls import MemoryModelCallStore, ModelCallStore
 from baton.store.protocol import ExecutionStore
 from baton.store.rate_limits import AdmissionStore
+from baton.store.result_cache import MemoryResultCacheStore, ResultCacheStore
+from baton.store.sessions import MemorySessionStore, SessionStore
 from baton.store.tenancy import MemoryTenancyStore, TenancyStore
 from baton.store.traces import MemoryTraceStore, TraceStore
 from baton.streaming.bus import EventBus
 from baton.streaming.publishing_store import PublishingStore
+
+if TYPE_CHECKING:
+    from baton.store.sql.database import Database
 
 
 @dataclass(slots=True, kw_only=True)
@@ -80,6 +96,8 @@ class Baton:
     """Workspaces, users and API keys; authenticates API requests."""
     tenancy_store: TenancyStore
     """Where workspaces, users and API keys are kept."""
+    sessions: Sessions
+    """Dashboard sign-in sessions (cookie authentication of the API)."""
     feedback: FeedbackStore
     """People's feedback on executions."""
     bus: EventBus
@@ -94,6 +112,12 @@ class Baton:
     """What discovery found, and the plugins that failed to load."""
     metrics: Metrics | None = None
     """Prometheus metrics of this engine (``GET /metrics``); None when turned off."""
+    database: Database | None = None
+    """The SQL database (for aggregate reads such as ``GET /api/stats``); None in memory."""
+    model: ModelClient | None = None
+    """The configured language model (planning, text agents); None plans offline."""
+    model_calls: ModelCallStore = field(default_factory=MemoryModelCallStore)
+    """Every model call made for an execution: tokens, latency, cost (``executions show``)."""
 
     @classmethod
     @asynccontextmanager
@@ -134,8 +158,15 @@ class Baton:
             calendar = stores.calendar
             approvals = Approvals.from_settings(stores.approvals, settings)
             registry = AgentRegistry()
+            metrics = Metrics() if settings.metrics_enabled else None
+            model, recorder = await _open_model(
+                settings, stores.model_calls, metrics, tracing, stack
+            )
             resources = AgentResources(
-                workspace=settings.workspace, calendar=calendar, timezone=settings.timezone
+                workspace=settings.workspace,
+                calendar=calendar,
+                timezone=settings.timezone,
+                model=model,
             )
             report = discover(
                 registry,
@@ -152,9 +183,14 @@ class Baton:
                         failures=past.failed,
                         mean_duration_s=past.mean_duration_s or 0.0,
                     )
-            metrics = Metrics() if settings.metrics_enabled else None
             if metrics is not None:
                 metrics.watch_bus(bus)
+                otel_metrics = setup_otel_metrics(metrics)  # only when OTLP is configured
+                if otel_metrics is not None:
+                    stack.push_async_callback(otel_metrics.shutdown)
+            planner: Planner = (
+                LLMPlanner.from_settings(model, settings) if model is not None else OfflinePlanner()
+            )
             rate_limiter = RateLimiter(
                 {k: RateLimit(**v.model_dump()) for k, v in settings.rate_limits.items()},
                 admissions=stores.admissions,
@@ -171,6 +207,20 @@ class Baton:
                     context_store=stores.context,
                     message_store=stores.messages,
                     approvals=approvals,
+                    # Only a model can revise a plan in ways the recovery ladder cannot.
+                    replanner=(
+                        _PlannerReplanner(planner, registry, settings)
+                        if isinstance(planner, LLMPlanner)
+                        else None
+                    ),
+                    max_replans=settings.max_replans,
+                    usage_of=_step_usage(stores.model_calls, recorder),
+                    cache=(
+                        ResultCache(stores.result_cache, ttl_s=settings.cache_ttl_s)
+                        if settings.cache_enabled
+                        else None
+                    ),
+                    on_cache_lookup=metrics.record_cache if metrics is not None else None,
                     interceptors=tuple(
                         i
                         for i in (
@@ -184,16 +234,20 @@ class Baton:
                 ),
                 recovery=LadderPolicy(registry),
             )
+            tenancy = Tenancy(stores.tenancy)
             yield cls(
                 settings=settings,
                 registry=registry,
                 store=store,
                 calendar=calendar,
-                planner=OfflinePlanner(),
+                planner=planner,
                 orchestrator=Orchestrator(registry, store, executor),
                 approvals=approvals,
-                tenancy=Tenancy(stores.tenancy),
+                tenancy=tenancy,
                 tenancy_store=stores.tenancy,
+                sessions=Sessions(
+                    stores.sessions, tenancy, stores.tenancy, ttl_s=settings.session_ttl_s
+                ),
                 feedback=stores.feedback,
                 bus=bus,
                 tracing=tracing,
@@ -208,21 +262,41 @@ class Baton:
                 ),
                 discovery=report,
                 metrics=metrics,
+                database=stores.database,
+                model=model,
+                model_calls=stores.model_calls,
             )
 
-    def planning_context(self) -> PlanningContext:
-        """Now, in the configured time zone."""
-        tz = self.settings.timezone
-        return PlanningContext(now=datetime.now(ZoneInfo(tz)), timezone=tz)
+    def planning_context(self, budget: Budget | None = None) -> PlanningContext:
+        """Now, in the configured time zone, with the execution's model budget."""
+        return _planning_context(self.settings, budget)
 
-    async def plan(self, request: str) -> Plan:
-        """Plan a request (raises `PlanningError` when it cannot be planned)."""
+    async def plan(self, request: str, *, budget: Budget | None = None) -> Plan:
+        """Plan a request within `budget` (the plan carries it on to its execution).
+
+        Raises:
+            PlanningError: the request cannot be planned.
+            BudgetExceededError: planning spent the budget.
+        """
         with self.tracing.planning(planner=type(self.planner).__name__) as span:
-            context = self.planning_context()
+            context = self.planning_context(budget)
             plan = await self.planner.plan(request, self.registry, context=context)
+            if budget is not None:
+                plan = plan.model_copy(update={"budget": budget})
             validate_plan(plan, self.registry)
             span.set_attribute("baton.step_count", len(plan.steps))
         return plan
+
+    async def usage(self, execution_id: str) -> ExecutionUsage:
+        """What an execution spent on models: planning (its plan's provenance) and each step.
+
+        Raises:
+            NotFoundError: there is no such execution.
+        """
+        record = await self.store.get_execution(execution_id)
+        return execution_usage(
+            Plan.model_validate(record.plan), await self.model_calls.totals_by_step(execution_id)
+        )
 
     async def run(
         self, plan_or_request: Plan | str, *, on_event: EventCallback | None = None
@@ -310,12 +384,17 @@ class _Stores:
     admissions: AdmissionStore | None
     """Rate-limit quotas shared through the database; None keeps them in this process."""
     tenancy: TenancyStore
+    sessions: SessionStore
     feedback: FeedbackStore
     alerts: AlertStore
     activity: Activity
     traces: TraceStore
     logs: LogStore
+    model_calls: ModelCallStore
+    result_cache: ResultCacheStore
     dialect: str | None
+    database: Database | None = None
+    """The SQL database the stores share; None in memory."""
     """``sqlite`` or ``postgresql``; None in memory."""
 
 
@@ -331,11 +410,14 @@ async def _open_stores(settings: Settings, in_memory: bool, stack: AsyncExitStac
             messages=MemoryMessageStore(),
             admissions=None,
             tenancy=MemoryTenancyStore(),
+            sessions=MemorySessionStore(),
             feedback=MemoryFeedbackStore(),
             alerts=MemoryAlertStore(),
             activity=StoreActivity(executions),
             traces=MemoryTraceStore(),
             logs=MemoryLogStore(),
+            model_calls=MemoryModelCallStore(),
+            result_cache=MemoryResultCacheStore(),
             dialect=None,
         )
     from baton.store.sql.alerts import SqlActivity, SqlAlertStore
@@ -348,8 +430,11 @@ async def _open_stores(settings: Settings, in_memory: bool, stack: AsyncExitStac
     from baton.store.sql.locks import SqlLockStore
     from baton.store.sql.logs import SqlLogStore
     from baton.store.sql.messages import SqlMessageStore
+    from baton.store.sql.model_calls import SqlModelCallStore
     from baton.store.sql.rate_limits import SqlAdmissionStore
+    from baton.store.sql.result_cache import SqlResultCacheStore
     from baton.store.sql.schema import create_schema
+    from baton.store.sql.sessions import SqlSessionStore
     from baton.store.sql.tenancy import SqlTenancyStore
     from baton.store.sql.traces import SqlTraceStore
 
@@ -369,10 +454,92 @@ async def _open_stores(settings: Settings, in_memory: bool, stack: AsyncExitStac
         messages=SqlMessageStore(db),
         admissions=SqlAdmissionStore(db),
         tenancy=SqlTenancyStore(db),
+        sessions=SqlSessionStore(db),
         feedback=SqlFeedbackStore(db),
         alerts=SqlAlertStore(db),
         activity=SqlActivity(db),
         traces=SqlTraceStore(db),
         logs=SqlLogStore(db),
+        model_calls=SqlModelCallStore(db),
+        result_cache=SqlResultCacheStore(db),
         dialect=db.dialect,
+        database=db,
     )
+
+
+def _planning_context(
+    settings: Settings, budget: Budget | None = None, spent: UsageTotals | None = None
+) -> PlanningContext:
+    tz = settings.timezone
+    return PlanningContext(now=datetime.now(ZoneInfo(tz)), timezone=tz, budget=budget, spent=spent)
+
+
+async def _open_model(
+    settings: Settings,
+    calls: ModelCallStore,
+    metrics: Metrics | None,
+    tracing: Tracing,
+    stack: AsyncExitStack,
+) -> tuple[ModelClient | None, StoreObserver]:
+    """The configured model client (None: offline), and what records its calls.
+
+    Calls are written to `calls` by a background task for the engine's life, and flushed
+    when the engine closes.
+    """
+    recorder = StoreObserver(calls)
+    observers: list[ModelCallObserver] = [recorder]
+    if metrics is not None:
+        observers.append(metrics.model_call_observer())
+    model = build_model_client(settings, observers=observers, span=tracing.model_call)
+    if model is None:
+        return None, recorder
+    stack.push_async_callback(model.aclose)
+    tasks = await stack.enter_async_context(anyio.create_task_group())
+    tasks.start_soon(recorder.run)
+    # Pushed last, so run first on exit: stop the writer (it flushes what is queued).
+    stack.callback(tasks.cancel_scope.cancel)
+    return model, recorder
+
+
+def _step_usage(
+    calls: ModelCallStore, recorder: StoreObserver
+) -> Callable[[str], Awaitable[UsageTotals]]:
+    """What an execution's steps spent on models (planning counts through the plan)."""
+
+    async def usage_of(execution_id: str) -> UsageTotals:
+        await recorder.flush()  # a call made a moment ago must count against the budget
+        by_step = await calls.totals_by_step(execution_id)
+        total = UsageTotals()
+        for step_id, totals in by_step.items():
+            if step_id is not None:
+                total = total.merged(totals)
+        return total
+
+    return usage_of
+
+
+class _PlannerReplanner:
+    """The executor's `Replanner`, over a planner's ``replan``."""
+
+    def __init__(self, planner: LLMPlanner, registry: AgentRegistry, settings: Settings) -> None:
+        self._planner = planner
+        self._registry = registry
+        self._settings = settings
+
+    async def __call__(
+        self,
+        plan: Plan,
+        *,
+        finished: Mapping[str, dict[str, Any]],
+        failed: Mapping[str, str],
+        reason: str,
+        spent: UsageTotals,
+    ) -> Plan:
+        return await self._planner.replan(
+            plan,
+            finished=finished,
+            failed=failed,
+            reason=reason,
+            registry=self._registry,
+            context=_planning_context(self._settings, plan.budget, spent),
+        )

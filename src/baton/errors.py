@@ -172,8 +172,10 @@ class PermissionDeniedError(RunError):
 
 
 class ModelError(RunError):
-    """A language model could not answer: provider down, rate limited past our retries,
-    garbage it would not stop sending, a refusal. Retryable only when the provider said so."""
+    """A language model could not answer: down, rate limited past our retries, garbage, a refusal.
+
+    Retryable only when the provider said so.
+    """
 
 
 class ModelOutputRejectedError(ModelError):

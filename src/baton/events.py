@@ -139,6 +139,9 @@ class StepSucceeded(StepEvent):
     """Which attempt succeeded."""
     started_at: datetime | None = None
     """When that attempt started."""
+    cached: bool = False
+    """The output came from the smart cache: the agent did not run (events logged before
+    the cache existed have no such field, and read as False)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -278,6 +281,27 @@ class StepPartial(StepEvent):
     """A piece of the result."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanRevised(_Event):
+    """A step failed for good and the execution goes on with a revised plan (a replan).
+
+    Steps that succeeded are kept with their outputs; `added` steps start afresh (pending);
+    `removed` steps are no longer part of the execution.
+    """
+
+    kind: Literal["plan_revised"] = "plan_revised"
+    plan: dict[str, Any] = field(default_factory=dict[str, Any])
+    """The new plan, as JSON data (what runs from now on)."""
+    version: int = 2
+    """The new plan's version: 1 as planned, one more per revision."""
+    reason: str = ""
+    """Why the plan was revised (which step failed, and how)."""
+    added: list[str] = field(default_factory=list[str])
+    """Steps of the new plan that start afresh: new ones, and failed or skipped ones kept."""
+    removed: list[str] = field(default_factory=list[str])
+    """Steps of the old plan that are not in the new one."""
+
+
 RunEvent = Annotated[
     ExecutionStarted
     | ExecutionWaiting
@@ -295,7 +319,8 @@ RunEvent = Annotated[
     | AgentMessageSent
     | StepProgress
     | StepLog
-    | StepPartial,
+    | StepPartial
+    | PlanRevised,
     Field(discriminator="kind"),
 ]
 """Every event baton emits."""
@@ -317,6 +342,7 @@ TRANSITION_KINDS = frozenset(
         "step_in_doubt",
         "step_reset",
         "approval",
+        "plan_revised",
     }
 )
 """Kinds that change an execution's or a step's state (persisted with the row they change)."""

@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     """Port ``baton serve`` listens on (``BATON_PORT``; 0 picks a free one)."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """Largest request body the API accepts (``BATON_MAX_BODY_BYTES``)."""
+    session_ttl_s: float = Field(default=43_200.0, gt=0, le=31_536_000)
+    """How long a dashboard sign-in lasts, in seconds (``BATON_SESSION_TTL_S``; 12 h)."""
     stream_queue_size: int = Field(default=1024, ge=16)
     """Events buffered per SSE subscriber; a client further behind is dropped and resumes
     by ``Last-Event-ID`` (``BATON_STREAM_QUEUE_SIZE``)."""
@@ -146,6 +148,44 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     """Count executions, steps and errors for Prometheus at ``/metrics``
     (``BATON_METRICS_ENABLED``)."""
+    cache_enabled: bool = True
+    """Reuse the outputs of cacheable agents' steps for the same inputs: the smart cache
+    (``BATON_CACHE_ENABLED``)."""
+    cache_ttl_s: float = Field(default=3600.0, gt=0, le=31_536_000)
+    """How long a cached step output is reused, in seconds (``BATON_CACHE_TTL_S``)."""
+
+    llm_provider: Literal["auto", "gemini", "openai", "anthropic", "none"] = "auto"
+    """The language model's provider (``BATON_LLM_PROVIDER``); ``auto`` picks Gemini when
+    ``GEMINI_API_KEY`` is set, else OpenAI-compatible (``OPENAI_API_KEY`` or
+    ``BATON_LLM_BASE_URL``), else Anthropic (``ANTHROPIC_API_KEY``), else none (offline)."""
+    llm_model: str | None = None
+    """The model (``BATON_LLM_MODEL``); default: the provider's (see `baton.llm.config`)."""
+    llm_base_url: str | None = None
+    """The provider's endpoint (``BATON_LLM_BASE_URL``), e.g. an OpenAI-compatible server
+    such as Ollama's ``http://localhost:11434/v1``."""
+    llm_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    """Seconds one model request may take (``BATON_LLM_TIMEOUT_S``)."""
+    llm_max_retries: int = Field(default=3, ge=0, le=20)
+    """Retries of a request the provider rate limited, failed (5xx) or let time out, with
+    backoff honouring ``Retry-After`` (``BATON_LLM_MAX_RETRIES``)."""
+    llm_max_attempts: int = Field(default=3, ge=1, le=20)
+    """Answers a model may give until one passes the checks (``BATON_LLM_MAX_ATTEMPTS``)."""
+    max_replans: int = Field(default=2, ge=0, le=20)
+    """Times one execution's plan may be revised after steps fail for good, when a planner
+    that can replan is configured; 0 turns replanning off (``BATON_MAX_REPLANS``)."""
+    llm_record: Path | None = None
+    """Record every model request and response to this JSONL cassette, keys redacted
+    (``BATON_LLM_RECORD``)."""
+    llm_replay: Path | None = None
+    """Answer model requests from this cassette instead of the provider
+    (``BATON_LLM_REPLAY``)."""
+    plan_max_steps: int = Field(default=50, ge=1, le=10_000)
+    """Most steps a planned plan may have (``BATON_PLAN_MAX_STEPS``); hand-written plans
+    are not limited."""
+    plan_max_fan_out: int = Field(default=20, ge=1, le=10_000)
+    """Most steps of a planned plan that may wait for one step (``BATON_PLAN_MAX_FAN_OUT``)."""
+    plan_max_width: int = Field(default=32, ge=1, le=10_000)
+    """Most steps at one depth of a planned plan (``BATON_PLAN_MAX_WIDTH``)."""
 
     @field_validator("timezone")
     @classmethod

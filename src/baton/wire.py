@@ -11,7 +11,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+)
 
 from baton.events import ExecutionStatus, StepStatus
 
@@ -26,6 +34,7 @@ __all__ = [
     "EventOut",
     "ExecutionDetail",
     "ExecutionOut",
+    "ExecutionUsageOut",
     "FeedbackIn",
     "FeedbackOut",
     "Health",
@@ -43,6 +52,7 @@ __all__ = [
     "SpanOut",
     "StepOut",
     "TraceOut",
+    "UsageOut",
     "WorkspaceCreated",
     "WorkspaceIn",
     "WorkspaceOut",
@@ -90,6 +100,7 @@ class OrchestrateIn(_In):
                     }
                 },
                 {"request": "uppercase the text 'hello world'", "dry_run": True},
+                {"request": "summarize notes.txt", "max_tokens": 20000, "max_cost_usd": 0.5},
             ]
         },
     )
@@ -100,6 +111,10 @@ class OrchestrateIn(_In):
     """A plan document (the shape of ``baton plan --json``)."""
     dry_run: StrictBool = False
     """Plan and validate only: answer with the plan, run nothing."""
+    max_tokens: Annotated[StrictInt, Field(ge=1)] | None = None
+    """Most tokens the execution's model calls may use, planning included (the plan's budget)."""
+    max_cost_usd: Annotated[StrictFloat, Field(gt=0, allow_inf_nan=False)] | None = None
+    """Most the execution's model calls may cost, in US dollars, planning included."""
 
 
 class PlanPreview(_Out):
@@ -128,10 +143,35 @@ class ExecutionOut(_Out):
     workspace_id: str
 
 
+class UsageOut(_Out):
+    """Totals of model calls: tokens and estimated cost."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced_calls: int = 0
+    """Calls whose model has no price in the table (their cost is not in `cost_usd`)."""
+
+
+class ExecutionUsageOut(_Out):
+    """What an execution spent on models: planning, each step, and the total."""
+
+    planning: UsageOut
+    """Planning the plan, every replan included."""
+    steps: dict[str, UsageOut] = Field(default_factory=dict[str, UsageOut])
+    """By step id; steps that made no model call are left out."""
+    total: UsageOut
+
+
 class ExecutionDetail(ExecutionOut):
-    """An execution with the plan it runs."""
+    """An execution with the plan it runs, its plan's version and what it spent on models."""
 
     plan: dict[str, Any]
+    plan_version: int = 1
+    """1 as planned; each replan adds one (the plan says why in ``revised_because``)."""
+    usage: ExecutionUsageOut | None = None
+    """Its model usage (all zero when no model was called); None from an older server."""
 
 
 class OrchestrateOut(_Out):

@@ -197,6 +197,7 @@ ROUTES: list[Route] = [
     Route("GET", "/api/logs", P.EXECUTIONS_READ, 200, scoped=False),
     Route("GET", "/api/logs/export", P.EXECUTIONS_READ, 200, scoped=False),
     Route("GET", "/api/logs/stream", P.EXECUTIONS_READ, 200, scoped=False),
+    Route("GET", "/api/stats", P.EXECUTIONS_READ, 200, scoped=False),
     Route("GET", "/metrics", P.METRICS_READ, 200, scoped=False),
     Route("GET", "/api/workspace/members", P.MEMBERS_READ, 200, scoped=False),
     Route(
@@ -224,7 +225,14 @@ ROUTES: list[Route] = [
     # may manage only its own keys, someone else's key is "not found" (it must not leak).
     Route("DELETE", "/api/workspace/keys/{key_id}", P.KEYS_MANAGE_ALL, 204, service_account_key),
 ]
-PUBLIC = {("GET", "/api/health"), ("GET", "/api/ready")}
+PUBLIC = {
+    ("GET", "/api/health"),
+    ("GET", "/api/ready"),
+    # Signing in authenticates with the key in its body, not a header; signing out needs
+    # no credential (it ends the cookie's session, if any). Both: tests/api/test_session_api.py.
+    ("POST", "/api/session"),
+    ("DELETE", "/api/session"),
+}
 
 
 def expected(route: Route, role: Role, own: bool) -> int:

@@ -11,6 +11,10 @@ schema, content type, headers or status codes. Excluded, and why:
   the RBAC matrix and the tenancy tests.
 - the streams: an SSE response does not end while its execution runs
   (`test_live_api.py` and the SSE load test cover them).
+
+The dashboard's ``/api/session`` is fuzzed, not excluded: it cannot take the fuzzer's access
+away, since every key it generates is a bad one (401) and the fuzzer authenticates by header,
+which wins over any cookie; with no session cookie, signing out only clears cookies (204).
 """
 
 from __future__ import annotations

@@ -89,11 +89,14 @@ def test_run_a_request_with_the_builtin_agents(cli: Cli) -> None:
     result = cli("run", "-y", REQUEST)
 
     assert result.exit_code == 0, result.output
-    assert "planner: offline (no LLM configured)" in result.stderr
+    assert "planner: offline (no LLM configured" in result.stderr
     assert "files.read" in result.stdout  # the plan tree
     assert "Baton turns requests into plans" in result.stdout  # the summary
     listed = cli.json("executions", "list", "--json")
     assert [(e["id"], e["request"]) for e in listed] == [(cli.execution_id(result.stdout), REQUEST)]
+    again = cli("plan", REQUEST)
+    assert again.exit_code == 0, again.output
+    assert "planner: offline" not in again.stderr  # said once per data folder
 
 
 def test_run_without_a_terminal_refuses_unless_told_yes(cli: Cli, write_plan: WritePlan) -> None:

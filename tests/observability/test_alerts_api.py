@@ -28,7 +28,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         workspace=tmp_path,
         alert_long_running_s=1,
         alert_interval_s=3600,  # the server's own loop ticks at start only
-        _env_file=None,
+        _env_file=None,  # type: ignore[call-arg]
     )
     async with running_api(settings) as running:
         yield running

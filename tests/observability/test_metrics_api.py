@@ -6,6 +6,7 @@ These need the engine wired as `baton.app` does it: ``Baton.metrics`` set (when
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import anyio
@@ -57,7 +58,7 @@ async def key_for(api: Api, role: str) -> str:
         return token
 
 
-async def run_until(api: Api, plan: dict[str, object], status: str) -> str:
+async def run_until(api: Api, plan: Mapping[str, object], status: str) -> str:
     async with api.client(api.admin_key) as http:
         created = await http.post("/api/orchestrate", json={"plan": plan})
         assert created.status_code == 202, created.text

@@ -204,8 +204,11 @@ async def test_the_trace_route_is_empty_when_tracing_is_off(tmp_path: Path) -> N
     from support.api import running_api
 
     settings = Settings(
-        data_dir=tmp_path / "data", workspace=tmp_path, tracing=False, _env_file=None
-    )  # type: ignore[call-arg]
+        data_dir=tmp_path / "data",
+        workspace=tmp_path,
+        tracing=False,
+        _env_file=None,  # type: ignore[call-arg]
+    )
     async with running_api(settings) as api, api.client(api.admin_key) as http:
         ex_id = await start(http, SIMPLE_PLAN)
         await wait_for(http, ex_id, "succeeded")

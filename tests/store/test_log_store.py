@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from baton.errors import UsageError
 from baton.store.logs import (
     MAX_MESSAGE_CHARS,
+    LogQuery,
     LogRecord,
     LogStore,
     MemoryLogStore,
@@ -336,3 +337,70 @@ async def test_sqlite_search_is_driven_by_the_fts_index(tmp_path: Path) -> None:
         await store_database.dispose()
     assert "VIRTUAL TABLE INDEX" in text
     assert "TEMP B-TREE" not in text  # no sort of every match: the index gives the order
+
+
+async def test_level_only_search_merges_levels_newest_first_and_pages(store: LogStore) -> None:
+    # Levels interleaved, custom ones (25, 45) among them, and another workspace's records.
+    levels = [10, 20, 25, 30, 40, 45, 50]
+    await store.add(
+        [rec(f"line {i}", level=levels[i % len(levels)]) for i in range(70)]
+        + [rec("elsewhere", level=50, workspace_id="ws_b")]
+    )
+
+    def expected(min_level: int) -> list[str]:
+        return [f"line {i}" for i in reversed(range(70)) if levels[i % len(levels)] >= min_level]
+
+    for min_level in (10, 21, 30, 46, 50):
+        assert await messages(store, "", min_level=min_level, limit=1000) == expected(min_level)
+    page = await store.search(workspace_id="ws_a", min_level=25, limit=7)
+    assert [r.message for r in page] == expected(25)[:7]
+    rest = await messages(store, "", min_level=25, limit=1000, before_id=page[-1].id)
+    assert rest == expected(25)[7:]
+    # Oldest first after an id: the records of line 0..69 after the page's last one.
+    newer = [r for r in await store.search(workspace_id="ws_a", limit=1000) if r.id > page[-1].id]
+    severe = [r.message for r in reversed(newer) if r.level >= 40]
+    tailed = await store.tail(page[-1].id, workspace_id="ws_a", min_level=40, limit=3)
+    assert [r.message for r in tailed] == severe[:3]
+    everything = await store.tail(0, workspace_id="ws_a", min_level=40, limit=1000)
+    assert [r.message for r in everything] == expected(40)[::-1]
+
+
+async def test_level_only_search_with_no_record_at_that_level(store: LogStore) -> None:
+    await store.add([rec(f"quiet {i}", level=20) for i in range(20)])
+    await store.add([rec("loud", level=50, workspace_id="ws_b")])
+
+    assert await messages(store, "", min_level=40) == []
+    assert await store.tail(0, workspace_id="ws_a", min_level=30) == []
+    assert [r async for r in store.export(workspace_id="ws_a", min_level=30)] == []
+    assert await messages(store, "", min_level=40, workspace_id="ws_b") == ["loud"]
+
+
+async def test_sqlite_level_only_search_reads_each_level_in_order(tmp_path: Path) -> None:
+    # A level filter alone must not walk the workspace (nothing may match) nor sort a level
+    # range (everything may): each level present is read newest first from its index.
+    store_database = open_database(sqlite_url(tmp_path / "baton.db"))
+    await create_schema(store_database)
+    await SqlLogStore(store_database).add([rec("a", level=20), rec("b", level=40)])
+    from baton.store.sql.logs import _Filter  # pyright: ignore[reportPrivateUsage]
+
+    def plan(conn: sa.Connection, flt: Any) -> str:
+        stmt = flt.select(conn, newest_first=True, limit=100)
+        assert stmt is not None
+        compiled = stmt.compile(conn, compile_kwargs={"literal_binds": True})
+        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
+        return " | ".join(str(r[-1]) for r in rows)
+
+    by_level = _Filter(LogQuery(), workspace_id="ws_a", execution_id=None, min_level=10, since=None)
+    # With a time window too, the level index must not be used for a level range (SQLite
+    # would sort the whole range): the plan is the one from before that index existed.
+    windowed = _Filter(LogQuery(), workspace_id="ws_a", execution_id=None, min_level=10, since=T0)
+    try:
+        text = await store_database.transaction(lambda conn: plan(conn, by_level))
+        windowed_text = await store_database.transaction(lambda conn: plan(conn, windowed))
+    finally:
+        await store_database.dispose()
+    assert text.count("USING INDEX ix_logs_workspace_id_level_id (workspace_id=? AND level=?)") == 2
+    # The parts are read in index order: only their (at most 2 x 100) rows are merged.
+    assert "SCAN logs" not in text
+    assert "ix_logs_workspace_id_level_id" not in windowed_text
+    assert "TEMP B-TREE" not in windowed_text

@@ -6,6 +6,7 @@ import { TraceTimeline } from "./TraceTimeline";
 import { api, errorText } from "../lib/api";
 import type { StepState } from "../lib/execution";
 import { json, seconds, time } from "../lib/format";
+import { dependenciesOf } from "../lib/graph";
 import type { PlanStep, Trace } from "../lib/types";
 
 interface Props {
@@ -127,7 +128,7 @@ export function StepDetail({ executionId, step, state, executionStatus, onClose 
       {step.description && <p>{step.description}</p>}
       <h3>Inputs</h3>
       <pre data-testid="step-inputs">{json(step.inputs ?? {})}</pre>
-      {step.depends_on && step.depends_on.length > 0 && <p>Depends on: {step.depends_on.join(", ")}</p>}
+      {dependenciesOf(step).length > 0 && <p>Depends on: {dependenciesOf(step).join(", ")}</p>}
       <h3>Outputs</h3>
       {state.output ? <pre data-testid="step-output">{json(state.output)}</pre> : <p className="muted">No output yet.</p>}
       {state.partials.length > 0 && (

@@ -1,5 +1,6 @@
 import { expect, test } from "vitest";
-import { criticalPath, layoutPlan, NODE_W } from "./graph";
+import { criticalPath, dependenciesOf, layoutPlan, NODE_W } from "./graph";
+import type { PlanStep } from "./types";
 
 const steps = [
   { id: "a", agent: "x" },
@@ -34,4 +35,20 @@ test("a 200-step plan lays out quickly", () => {
   const layout = layoutPlan(big);
   expect(layout.nodes).toHaveLength(200);
   expect(performance.now() - t0).toBeLessThan(3000);
+});
+
+test("a reference in the inputs is a dependency, as on the server", () => {
+  const planned: PlanStep[] = [
+    { id: "read", agent: "files.read", inputs: { path: "notes.md" } },
+    { id: "sum", agent: "text.summarize", inputs: { text: "${read.content}" } },
+    { id: "send", agent: "notify.email", inputs: { body: ["Summary: ${sum.summary}"] }, depends_on: ["read"] },
+  ];
+  const [, sum, send] = planned as [PlanStep, PlanStep, PlanStep];
+  expect(dependenciesOf(sum)).toEqual(["read"]);
+  expect(dependenciesOf(send)).toEqual(["read", "sum"]);
+  expect(criticalPath(planned)).toEqual(["read", "sum", "send"]);
+  const layout = layoutPlan(planned);
+  const x = (id: string) => layout.nodes.find((n) => n.id === id)!.x;
+  expect(x("read")).toBeLessThan(x("sum"));
+  expect(x("sum")).toBeLessThan(x("send"));
 });

@@ -24,6 +24,30 @@ export interface Layout {
   height: number;
 }
 
+// A `${step_id}` or `${step_id.field.sub}` reference: the same pattern as baton.core.plan.
+const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_-]*)((?:\.[A-Za-z0-9_-]+)*)\}/g;
+
+function referencedSteps(value: unknown, into: Set<string>): void {
+  if (typeof value === "string") {
+    for (const m of value.matchAll(REFERENCE)) if (m[1] !== undefined) into.add(m[1]);
+  } else if (Array.isArray(value)) {
+    for (const v of value) referencedSteps(v, into);
+  } else if (value !== null && typeof value === "object") {
+    for (const v of Object.values(value)) referencedSteps(v, into);
+  }
+}
+
+/**
+ * What a step waits for: its `depends_on` plus every step its inputs reference, in order and
+ * without repeats (as `Step.dependencies()` on the server: a reference implies a dependency).
+ */
+export function dependenciesOf(step: PlanStep): string[] {
+  const found = new Set<string>(step.depends_on ?? []);
+  referencedSteps(step.inputs ?? {}, found);
+  found.delete(step.id);
+  return [...found];
+}
+
 /** Lay a plan's steps out left to right. Run once per plan: statuses never move a node. */
 export function layoutPlan(steps: PlanStep[]): Layout {
   const g = new dagre.graphlib.Graph();
@@ -32,7 +56,7 @@ export function layoutPlan(steps: PlanStep[]): Layout {
   const ids = new Set(steps.map((s) => s.id));
   for (const s of steps) g.setNode(s.id, { width: NODE_W, height: NODE_H });
   for (const s of steps) {
-    for (const dep of s.depends_on ?? []) if (ids.has(dep)) g.setEdge(dep, s.id);
+    for (const dep of dependenciesOf(s)) if (ids.has(dep)) g.setEdge(dep, s.id);
   }
   dagre.layout(g);
   const nodes: NodeBox[] = steps.map((s) => {
@@ -63,7 +87,8 @@ export function criticalPath(steps: PlanStep[], duration: (id: string) => number
     visiting.add(id);
     let prev: string | null = null;
     let longest = 0;
-    for (const dep of byId.get(id)?.depends_on ?? []) {
+    const step = byId.get(id);
+    for (const dep of step ? dependenciesOf(step) : []) {
       if (!byId.has(dep)) continue;
       const t = visit(dep);
       if (t > longest) {

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from baton.comms.context import SharedContext
 from baton.comms.messenger import Messenger
 from baton.errors import ErrorClass, Rung
+from baton.llm.protocol import CallScope
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -136,6 +137,9 @@ class AgentContext:
     """Messages to other agents of the execution (None when no store is configured)."""
     fence: Fence | None = None
     """The step's resource locks, when it declared resources."""
+    model_scope: CallScope | None = None
+    """The `CallScope` for model calls of this step attempt (it carries the execution's
+    budget); None when the executor gives none (agents then make a bare one for the step)."""
 
     def log(self, message: str, level: LogLevel = "info") -> None:
         """Emit a log line for this step."""

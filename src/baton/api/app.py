@@ -24,6 +24,7 @@ import anyio
 from fastapi import FastAPI
 
 from baton import __version__
+from baton.api.dashboard import install_dashboard
 from baton.api.limits import BodySizeLimit
 from baton.api.problems import PROBLEM_JSON, install_problem_handlers
 from baton.api.routes import (
@@ -34,6 +35,8 @@ from baton.api.routes import (
     health,
     logs,
     metrics,
+    session,
+    stats,
     streams,
     tenancy,
     traces,
@@ -115,8 +118,12 @@ def create_app(
         metrics,
         traces,
         logs,
+        session,
+        stats,
     ):
         app.include_router(module.router)
+    # Last: its catch-all GET route must come after every API route.
+    install_dashboard(app)
     return app
 
 

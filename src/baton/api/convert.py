@@ -8,7 +8,9 @@ from typing import Any
 from baton.agents.registry import AgentRegistry, AgentStats, RegisteredAgent
 from baton.core.estimate import estimate
 from baton.core.plan import Plan
+from baton.core.spending import ExecutionUsage
 from baton.events import EVENT_ADAPTER
+from baton.llm.usage import UsageTotals
 from baton.store.approvals import Approval
 from baton.store.feedback import Feedback
 from baton.store.records import ExecutionRecord, StepRecord, StoredEvent
@@ -21,10 +23,12 @@ from baton.wire import (
     EventOut,
     ExecutionDetail,
     ExecutionOut,
+    ExecutionUsageOut,
     FeedbackOut,
     MemberOut,
     PlanPreview,
     StepOut,
+    UsageOut,
     WorkspaceOut,
 )
 
@@ -39,6 +43,7 @@ __all__ = [
     "member_out",
     "preview_out",
     "step_out",
+    "usage_out",
     "workspace_out",
 ]
 
@@ -59,9 +64,36 @@ def execution_out(record: ExecutionRecord) -> ExecutionOut:
     )
 
 
-def execution_detail(record: ExecutionRecord) -> ExecutionDetail:
-    """An execution with its plan."""
-    return ExecutionDetail(**execution_out(record).model_dump(), plan=record.plan)
+def execution_detail(
+    record: ExecutionRecord, usage: ExecutionUsage | None = None
+) -> ExecutionDetail:
+    """An execution with its plan, its plan's version and (when given) its model usage."""
+    version = record.plan.get("version", 1)
+    return ExecutionDetail(
+        **execution_out(record).model_dump(),
+        plan=record.plan,
+        plan_version=version if isinstance(version, int) else 1,
+        usage=usage_out(usage) if usage is not None else None,
+    )
+
+
+def usage_out(usage: ExecutionUsage) -> ExecutionUsageOut:
+    """An execution's model usage: planning, each step, the total."""
+
+    def totals(t: UsageTotals) -> UsageOut:
+        return UsageOut(
+            calls=t.calls,
+            input_tokens=t.input_tokens,
+            output_tokens=t.output_tokens,
+            cost_usd=t.cost_usd,
+            unpriced_calls=t.unpriced_calls,
+        )
+
+    return ExecutionUsageOut(
+        planning=totals(usage.planning),
+        steps={step_id: totals(t) for step_id, t in usage.steps.items()},
+        total=totals(usage.total),
+    )
 
 
 def step_out(record: StepRecord) -> StepOut:

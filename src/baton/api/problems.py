@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Route
+from starlette.routing import Match
 
 from baton.core.lease import LeaseHeldError
 from baton.errors import (
@@ -43,6 +43,7 @@ from baton.safety.approvals import ApprovalError
 
 __all__ = [
     "PROBLEM_JSON",
+    "CSRF_FAILED",
     "PROBLEM_TYPES",
     "ApiProblem",
     "install_problem_handlers",
@@ -71,6 +72,7 @@ class ProblemType:
 
 UNAUTHENTICATED = ProblemType("unauthenticated", 401, "Unauthenticated")
 FORBIDDEN = ProblemType("forbidden", 403, "Forbidden")
+CSRF_FAILED = ProblemType("csrf-failed", 403, "CSRF check failed")
 NOT_FOUND = ProblemType("not-found", 404, "Not found")
 INVALID_REQUEST = ProblemType("invalid-request", 422, "Invalid request")
 INVALID_PLAN = ProblemType("invalid-plan", 422, "Invalid plan")
@@ -124,7 +126,7 @@ _BY_STATUS = {
 }
 
 PROBLEM_TYPES: dict[str, ProblemType] = {
-    p.slug: p for p in (*(t for _, t in _BY_CLASS), *_BY_STATUS.values(), INTERNAL)
+    p.slug: p for p in (*(t for _, t in _BY_CLASS), *_BY_STATUS.values(), INTERNAL, CSRF_FAILED)
 }
 """Every problem type the API can answer with, by slug (documented in OpenAPI)."""
 
@@ -176,13 +178,21 @@ def problem_for(exc: BatonError) -> ProblemType:
     return INTERNAL
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
 def _allowed_methods(request: Request) -> set[str]:
-    """Every method some route of the app accepts at the request's path."""
-    path = request.url.path
+    """Every method some route of the app accepts at the request's path.
+
+    Each method is put to the router as the request with that method: included routers are
+    nested routes (not flattened into ``app.routes``), and a route may refuse a path or a
+    method its own way (see `baton.api.dashboard`), so asking the routes is what is exact.
+    """
     allowed: set[str] = set()
-    for route in request.app.routes:
-        if isinstance(route, Route) and route.methods and route.path_regex.fullmatch(path):
-            allowed |= route.methods
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(r.matches(scope)[0] is Match.FULL for r in request.app.router.routes):
+            allowed.add(method)
     return allowed
 
 

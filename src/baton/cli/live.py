@@ -7,7 +7,7 @@ after each event is committed; the live view's refresh thread only reads the tra
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -23,6 +23,7 @@ from baton.core.graph import Dag
 from baton.core.plan import Plan
 from baton.events import (
     ApprovalRequested,
+    PlanRevised,
     RunEvent,
     StepCancelled,
     StepFailed,
@@ -81,6 +82,16 @@ class RunTracker:
         for s in ordered_steps(self.plan):
             self.steps[s.id] = StepView(agent=s.agent, max_attempts=s.policy.retry.max_attempts)
 
+    def revise(self, plan: Plan, added: Sequence[str]) -> None:
+        """A replan: show the revised plan's steps; kept ones keep their state."""
+        fresh = set(added)
+        old, self.steps, self.plan = self.steps, {}, plan
+        for s in ordered_steps(plan):
+            kept = old.get(s.id) if s.id not in fresh else None
+            self.steps[s.id] = kept or StepView(
+                agent=s.agent, max_attempts=s.policy.retry.max_attempts
+            )
+
     @property
     def finished(self) -> int:
         """Steps that will not run again."""
@@ -93,6 +104,13 @@ class RunTracker:
         return self.clock() - view.started
 
     def apply(self, event: RunEvent) -> None:
+        """Fold an event in: a revised plan, or a change to the step it is about."""
+        if isinstance(event, PlanRevised):
+            self.revise(Plan.model_validate(event.plan), event.added)
+        else:
+            self._apply_to_step(event)
+
+    def _apply_to_step(self, event: RunEvent) -> None:
         """Update the state of the step an event is about."""
         view = self.steps.get(getattr(event, "step_id", ""))
         if view is None:
@@ -155,6 +173,8 @@ class LiveRunView:
     def on_event(self, event: RunEvent) -> None:
         """Fold the event in; the refresh thread draws it."""
         self.tracker.apply(event)
+        if isinstance(event, PlanRevised):
+            self._deps = Dag.of(self.tracker.plan).deps
 
     def render(self) -> RenderableType:
         """Progress line, then the tree of steps."""

@@ -7,13 +7,15 @@ from typing import Annotated
 
 import typer
 
-from baton.cli.commands import agents, alerts, approvals, db, executions, logs, traces
+from baton.cli.commands import agents, alerts, approvals, cache, db, executions, logs, traces
 from baton.cli.commands.plan import plan
 from baton.cli.commands.recovery import recover, resolve, resume
 from baton.cli.commands.run import run
 from baton.cli.commands.serve import serve
 from baton.cli.commands.stats import stats
 from baton.cli.errors import BoundaryGroup
+from baton.cli.eval import app as eval_app
+from baton.cli.llm import app as llm_app
 from baton.cli.session import CliState
 
 app = typer.Typer(
@@ -42,6 +44,9 @@ app.add_typer(approvals.app, name="approvals")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(traces.app, name="traces")
 app.add_typer(logs.app, name="logs")
+app.add_typer(cache.app, name="cache")
+app.add_typer(eval_app, name="eval")
+app.add_typer(llm_app, name="llm")
 
 
 def _version() -> str:

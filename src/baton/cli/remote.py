@@ -18,6 +18,7 @@ the CLI state and always work on the local configuration (``serve`` *is* a serve
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from contextlib import aclosing
@@ -25,18 +26,20 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any, cast
 
+from pydantic import ValidationError
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from baton.cli.live import make_view
-from baton.cli.render import clip, fmt_duration, plan_tree, result_view
+from baton.cli.render import budget_text, clip, fmt_duration, plan_tree, result_view
 from baton.cli.serialize import emit_json
 from baton.cli.session import CliState
 from baton.cli.source import PlanSource
 from baton.client import BatonClient
 from baton.core.executor import ExecutionResult
 from baton.core.plan import Plan
+from baton.core.spending import ExecutionUsage, execution_usage
 from baton.events import (
     EVENT_ADAPTER,
     ExecutionFinished,
@@ -45,8 +48,9 @@ from baton.events import (
     ExecutionWaiting,
     StepStatus,
 )
+from baton.llm.usage import Budget, UsageTotals
 from baton.store.approvals import Approval, ApprovalStatus, Impact
-from baton.store.compaction import RECOVERY_KINDS
+from baton.store.compaction import shown_in_show
 from baton.store.records import ExecutionRecord, StepRecord, StoredEvent
 from baton.wire import (
     AgentOut,
@@ -56,6 +60,7 @@ from baton.wire import (
     ExecutionOut,
     PlanPreview,
     StepOut,
+    UsageOut,
 )
 
 __all__ = [
@@ -77,6 +82,7 @@ __all__ = [
     "start",
     "step_record",
     "stored_event",
+    "usage_record",
 ]
 
 _PAGE = 200  # the server's largest page of executions
@@ -178,14 +184,27 @@ async def list_executions(
 
 
 async def all_events(client: BatonClient, execution_id: str) -> list[StoredEvent]:
-    """An execution's whole event log, oldest first."""
+    """An execution's whole event log, oldest first.
+
+    Events of a kind this client does not know (a newer server's) are left out rather than
+    failing the whole listing.
+    """
     events: list[StoredEvent] = []
+    after = 0
     while True:
-        after = events[-1].seq if events else 0
         page = await client.events(execution_id, after=after, limit=_EVENT_PAGE)
-        events += [stored_event(e) for e in page]
+        events += [e for e in map(_readable_event, page) if e is not None]
+        if page:
+            after = page[-1].seq
         if len(page) < _EVENT_PAGE:
             return events
+
+
+def _readable_event(out: EventOut) -> StoredEvent | None:
+    try:
+        return stored_event(out)
+    except ValidationError:
+        return None
 
 
 async def last_seq(client: BatonClient, execution_id: str) -> int:
@@ -199,14 +218,41 @@ async def last_seq(client: BatonClient, execution_id: str) -> int:
             return last
 
 
+def usage_record(detail: ExecutionDetail) -> ExecutionUsage:
+    """An execution's model usage as the server reports it, with its plan's version and origin.
+
+    A server that does not report usage leaves only the planning cost in the plan's provenance.
+    """
+    usage = execution_usage(Plan.model_validate(detail.plan), {})
+    if detail.usage is None:
+        return usage
+    return dataclasses.replace(
+        usage,
+        planning=_totals(detail.usage.planning),
+        steps={step_id: _totals(t) for step_id, t in detail.usage.steps.items()},
+    )
+
+
+def _totals(out: UsageOut) -> UsageTotals:
+    return UsageTotals(
+        calls=out.calls,
+        input_tokens=out.input_tokens,
+        output_tokens=out.output_tokens,
+        cost_usd=out.cost_usd,
+        unpriced_calls=out.unpriced_calls,
+    )
+
+
 async def show_execution(
     client: BatonClient, execution_id: str
-) -> tuple[ExecutionRecord, list[StepRecord], list[StoredEvent]]:
-    """An execution with its plan, its steps, and the recovery rungs its log shows."""
-    record = execution_record(await client.get_execution(execution_id))
+) -> tuple[ExecutionRecord, list[StepRecord], list[StoredEvent], ExecutionUsage]:
+    """An execution with its plan, its steps, the recovery rungs its log shows, its usage."""
+    detail = await client.get_execution(execution_id)
+    record = execution_record(detail)
     steps = [step_record(s) for s in await client.steps(execution_id)]
     events = await all_events(client, execution_id)
-    return record, steps, [e for e in events if e.event.kind in RECOVERY_KINDS]
+    recovery = [e for e in events if shown_in_show(e.event)]
+    return record, steps, recovery, usage_record(detail)
 
 
 # ---- running --------------------------------------------------------------------------------
@@ -219,10 +265,16 @@ def _plan_document(plan: Plan) -> dict[str, Any]:
 
 async def preview(client: BatonClient, source: PlanSource) -> PlanPreview:
     """Plan the request (or validate the plan file) on the server, running nothing."""
+    limits = source.budget or Budget()
+    tokens, cost = limits.max_tokens, limits.max_cost_usd
     if source.plan is not None:
-        answer = await client.orchestrate(plan=_plan_document(source.plan), dry_run=True)
+        answer = await client.orchestrate(
+            plan=_plan_document(source.plan), dry_run=True, max_tokens=tokens, max_cost_usd=cost
+        )
     else:
-        answer = await client.orchestrate(source.request or "", dry_run=True)
+        answer = await client.orchestrate(
+            source.request or "", dry_run=True, max_tokens=tokens, max_cost_usd=cost
+        )
     assert answer.preview is not None, "a dry run answers with a preview"
     return answer.preview
 
@@ -235,13 +287,21 @@ async def start(
     It runs `plan` if given (the one shown and confirmed), else the source's plan file, else
     the source's request, planned by the server (the plan is then shown here).
     """
+    limits = source.budget or Budget()
+    tokens, cost = limits.max_tokens, limits.max_cost_usd
     if plan is not None:
         # The confirmed plan runs; the request it came from is kept on the record.
-        answer = await client.orchestrate(source.request, plan=_plan_document(plan))
+        answer = await client.orchestrate(
+            source.request, plan=_plan_document(plan), max_tokens=tokens, max_cost_usd=cost
+        )
     elif source.plan is not None:
-        answer = await client.orchestrate(plan=_plan_document(source.plan))
+        answer = await client.orchestrate(
+            plan=_plan_document(source.plan), max_tokens=tokens, max_cost_usd=cost
+        )
     else:
-        answer = await client.orchestrate(source.request or "")
+        answer = await client.orchestrate(
+            source.request or "", max_tokens=tokens, max_cost_usd=cost
+        )
     assert answer.execution is not None, "a run answers with its execution"
     execution_id = answer.execution.id
     if plan is None:
@@ -355,6 +415,9 @@ async def plan_remote(
         text.append("unknown")
     else:
         text.append(f"~{fmt_duration(answer.estimated_duration_s)} (the server's estimate)")
+    if planned.budget is not None:
+        text.append("\nbudget: ", style="bold")
+        text.append(budget_text(planned.budget))
     state.out.print(text)
 
 

@@ -20,6 +20,7 @@ from baton.events import (
     ExecutionStarted,
     ExecutionStatus,
     ExecutionWaiting,
+    PlanRevised,
     RunEvent,
     StepCancelled,
     StepFailed,
@@ -35,6 +36,7 @@ from baton.events import (
     StepStatus,
     StepSucceeded,
 )
+from baton.llm.usage import Budget, UsageTotals
 
 _MAX_INPUTS = 4  # inputs shown per step in a plan tree; the rest are counted
 _MAX_VALUE_CHARS = 60  # one input value in a plan tree
@@ -68,6 +70,42 @@ def fmt_duration(seconds: float | None) -> str:
         return f"{minutes} m {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} m"
+
+
+def fmt_tokens(totals: UsageTotals) -> str:
+    """``1,234``; ``-`` when no call was made."""
+    return f"{totals.tokens:,}" if totals.calls or totals.tokens else "-"
+
+
+def fmt_cost(totals: UsageTotals) -> str:
+    """``$0.0123``; ``$0.0123+`` when some calls had no known price; ``?`` when none had."""
+    if not totals.calls:
+        return "-"
+    if totals.unpriced_calls >= totals.calls:
+        return "?"
+    return f"${totals.cost_usd:.4f}" + ("+" if totals.unpriced_calls else "")
+
+
+def usage_text(totals: UsageTotals) -> str:
+    """``1,234 tokens (1,000 in, 234 out), $0.0123, 3 calls``, saying what has no price."""
+    calls = f"{totals.calls} call{'s' if totals.calls != 1 else ''}"
+    text = (
+        f"{totals.tokens:,} tokens ({totals.input_tokens:,} in, {totals.output_tokens:,} out), "
+        f"{fmt_cost(totals)}, {calls}"
+    )
+    if totals.unpriced_calls:
+        text += f" ({totals.unpriced_calls} without a known price)"
+    return text
+
+
+def budget_text(budget: Budget) -> str:
+    """``20,000 tokens, $0.5``: the limits a budget sets."""
+    parts: list[str] = []
+    if budget.max_tokens is not None:
+        parts.append(f"{budget.max_tokens:,} tokens")
+    if budget.max_cost_usd is not None:
+        parts.append(f"${budget.max_cost_usd:g}")
+    return ", ".join(parts) or "no limit"
 
 
 def clip(text: str, limit: int) -> str:
@@ -198,7 +236,7 @@ _DESCRIBE: dict[type, _Describer] = {
     ExecutionStarted: lambda e: f"{e.step_count} step(s)",
     ExecutionFinished: lambda e: e.status.value + (f": {e.error}" if e.error else ""),
     StepStarted: lambda e: f"{e.agent}, attempt {e.attempt}",
-    StepSucceeded: lambda e: f"in {fmt_duration(e.duration_s)}",
+    StepSucceeded: lambda e: f"in {fmt_duration(e.duration_s)}" + (", cached" if e.cached else ""),
     StepRetrying: lambda e: (
         f"attempt {e.attempt} failed: {e.error}; retrying in {fmt_duration(e.delay_s)}"
     ),
@@ -215,6 +253,11 @@ _DESCRIBE: dict[type, _Describer] = {
     ),
     StepLog: lambda e: f"{e.level}: {e.message}",
     StepPartial: lambda e: "fields " + ", ".join(e.data),
+    PlanRevised: lambda e: (
+        f"plan version {e.version} because {e.reason}"
+        + (f"; added {', '.join(e.added)}" if e.added else "")
+        + (f"; removed {', '.join(e.removed)}" if e.removed else "")
+    ),
 }
 
 

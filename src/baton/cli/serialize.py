@@ -9,7 +9,9 @@ import typer
 from pydantic_core import to_jsonable_python
 
 from baton.agents.registry import AgentStats, RegisteredAgent
+from baton.core.spending import ExecutionUsage
 from baton.events import EVENT_ADAPTER
+from baton.llm.usage import UsageTotals
 from baton.store.records import ExecutionRecord, StepRecord, StoredEvent
 
 
@@ -35,6 +37,26 @@ def step_json(record: StepRecord) -> dict[str, Any]:
 def event_json(stored: StoredEvent) -> dict[str, Any]:
     """An event as serialised everywhere else (`EVENT_ADAPTER`), plus its log position."""
     return {"seq": stored.seq, **EVENT_ADAPTER.dump_python(stored.event, mode="json")}
+
+
+def totals_json(totals: UsageTotals) -> dict[str, Any]:
+    """Model-call totals (the keys of the API's ``UsageOut``)."""
+    return {
+        "calls": totals.calls,
+        "input_tokens": totals.input_tokens,
+        "output_tokens": totals.output_tokens,
+        "cost_usd": totals.cost_usd,
+        "unpriced_calls": totals.unpriced_calls,
+    }
+
+
+def usage_json(usage: ExecutionUsage) -> dict[str, Any]:
+    """An execution's model usage: planning, each step, the total (as the API's)."""
+    return {
+        "planning": totals_json(usage.planning),
+        "steps": {step_id: totals_json(t) for step_id, t in usage.steps.items()},
+        "total": totals_json(usage.total),
+    }
 
 
 def stats_json(stats: AgentStats) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from datetime import datetime
 from pathlib import Path
 
@@ -12,8 +12,20 @@ from rich.table import Table
 from rich.text import Text
 
 from baton.agents.registry import AgentStats, RegisteredAgent
-from baton.cli.render import STATUS_STYLE, clip, describe_event, fmt_duration
+from baton.cli.render import (
+    STATUS_STYLE,
+    budget_text,
+    clip,
+    describe_event,
+    fmt_cost,
+    fmt_duration,
+    fmt_tokens,
+    usage_text,
+)
+from baton.core.spending import ExecutionUsage
 from baton.events import ExecutionStatus, StepStatus
+from baton.llm.usage import UsageTotals
+from baton.store.compaction import is_cache_hit
 from baton.store.records import ExecutionRecord, StepRecord, StoredEvent
 
 _EXECUTION_STYLE = {
@@ -62,9 +74,12 @@ def recovery_table(events: Sequence[StoredEvent]) -> Table:
         table.add_column(column, no_wrap=column != "detail", overflow="fold")
     for stored in events:
         e = stored.event
-        rung = {"step_retrying": "retry", "step_in_doubt": "ask", "step_reset": "reset"}.get(
-            e.kind, str(getattr(e, "rung", ""))
-        )
+        rung = {
+            "step_retrying": "retry",
+            "step_in_doubt": "ask",
+            "step_reset": "reset",
+            "plan_revised": "replan",
+        }.get(e.kind, str(getattr(e, "rung", "")))
         table.add_row(
             str(stored.seq),
             getattr(e, "step_id", ""),
@@ -78,8 +93,14 @@ def execution_view(
     record: ExecutionRecord,
     steps: Sequence[StepRecord],
     recovery: Sequence[StoredEvent] = (),
+    usage: ExecutionUsage | None = None,
 ) -> RenderableType:
-    """An execution's header, its step table, and the recovery rungs taken."""
+    """An execution's header, its step table, and the recovery rungs taken.
+
+    With `usage`, the header says the plan's version (and why it was replanned), its budget
+    and, when a model was used, what planning and the whole execution cost; the step table
+    then has each step's tokens and cost.
+    """
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column(overflow="fold")
@@ -96,28 +117,68 @@ def execution_view(
         head.add_row("cancel", Text("requested", style="magenta"))
     if record.error:
         head.add_row("error", Text(clip(record.error, 300), style="red"))
-    parts: list[RenderableType] = [head, Text(), steps_table(steps)]
+    if usage is not None:
+        _usage_rows(head, usage)
+    shown = usage if usage is not None and usage.used_model else None
+    # Cache hits come with the recovery events; they mark their steps rather than list rungs.
+    cached = {getattr(e.event, "step_id", "") for e in recovery if is_cache_hit(e.event)}
+    recovery = [e for e in recovery if not is_cache_hit(e.event)]
+    parts: list[RenderableType] = [head, Text(), steps_table(steps, shown, cached=cached)]
     if recovery:
         parts += [Text(), Text("recovery", style="bold"), recovery_table(recovery)]
     return Group(*parts)
 
 
-def steps_table(steps: Sequence[StepRecord]) -> Table:
-    """Steps with status, attempts, duration and error."""
+def _usage_rows(head: Table, usage: ExecutionUsage) -> None:
+    """The plan's version and origin, the budget, and the model usage, as header rows."""
+    plan = f"version {usage.plan_version}"
+    if usage.planner:
+        plan += f", planned by {usage.planner}" + (f" ({usage.model})" if usage.model else "")
+    if usage.plan_version > 1:
+        plan += f"; replanned: {usage.revised_because or 'no reason recorded'}"
+    head.add_row("plan", Text(clip(plan, 300)))
+    if usage.budget is not None:
+        head.add_row("budget", budget_text(usage.budget))
+    if usage.used_model:
+        head.add_row("models", usage_text(usage.total))
+        if usage.planning.calls or usage.planning.tokens:
+            head.add_row("planning", usage_text(usage.planning))
+
+
+def steps_table(
+    steps: Sequence[StepRecord],
+    usage: ExecutionUsage | None = None,
+    *,
+    cached: Set[str] = frozenset(),
+) -> Table:
+    """Steps with status, attempts, duration and error; with `usage`, tokens and cost too.
+
+    Steps in `cached` were answered by the smart cache: their status says so.
+    """
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("step", "agent", "status", "attempts", "took", "error"):
-        table.add_column(column, no_wrap=column != "error", overflow="fold")
+    columns = ["step", "agent", "status", "attempts", "took"]
+    if usage is not None:
+        columns += ["tokens", "cost"]
+    for column in (*columns, "error"):
+        justify = "right" if column in ("tokens", "cost") else "left"
+        table.add_column(column, no_wrap=column != "error", overflow="fold", justify=justify)
     for s in steps:
         icon, style = STATUS_STYLE[s.status]
         took = s.duration_s if s.duration_s is not None else _took(s.started_at, s.finished_at)
-        table.add_row(
+        cells: list[RenderableType] = [
             Text(s.step_id),
             Text(s.agent),
-            Text(f"{icon} {s.status.value}", style=style),
+            Text(
+                f"{icon} {s.status.value}" + (" (cached)" if s.step_id in cached else ""),
+                style=style,
+            ),
             str(s.attempts),
             fmt_duration(took) if s.status is not StepStatus.PENDING else "-",
-            Text(clip(s.error or "", 160)),
-        )
+        ]
+        if usage is not None:
+            spent = usage.steps.get(s.step_id, UsageTotals())
+            cells += [fmt_tokens(spent), fmt_cost(spent)]
+        table.add_row(*cells, Text(clip(s.error or "", 160)))
     return table
 
 

@@ -166,6 +166,8 @@ class BatonClient:
         request: str | None = None,
         plan: Mapping[str, Any] | None = None,
         dry_run: bool = False,
+        max_tokens: int | None = None,
+        max_cost_usd: float | None = None,
     ) -> OrchestrateOut:
         """Start an execution of a plain-language `request` or of a `plan`.
 
@@ -175,16 +177,21 @@ class BatonClient:
         critical path and estimated duration. Otherwise ``execution`` is the execution,
         started in the server's background.
 
+        `max_tokens` and `max_cost_usd` set the execution's budget for model calls
+        (planning included); the run stops with a clear error when it is spent.
+
         Raises:
             PlanningError: the request could not be planned.
             PlanValidationError: the plan is wrong (every problem is listed).
-            UsageError: neither `request` nor `plan` was given.
+            UsageError: neither `request` nor `plan` was given, or a limit is not positive.
         """
         body = _model(
             OrchestrateIn,
             request=request,
             plan=dict(plan) if plan is not None else None,
             dry_run=dry_run,
+            max_tokens=max_tokens,
+            max_cost_usd=max_cost_usd,
         )
         return await self._call("POST", _EXECUTIONS, OrchestrateOut, body=body)
 

@@ -25,6 +25,7 @@ from baton.agents.protocol import Agent
 from baton.agents.registry import AgentRegistry
 from baton.comms.context import SharedContext
 from baton.comms.messenger import MessageHub
+from baton.core.budgets import ExecutionSpending
 from baton.core.gates import Cleared, Refused, StepGates
 from baton.core.interceptors import around_execution, notify
 from baton.core.ladder import classify
@@ -38,6 +39,7 @@ from baton.core.recovery import (
     RetryThenFail,
     UseAlternative,
 )
+from baton.core.replanning import Revision, revise
 from baton.core.run_state import ConcurrencyLimits, RunState
 from baton.core.run_types import EventCallback as EventCallback
 from baton.core.run_types import ExecutionResult as ExecutionResult
@@ -46,6 +48,7 @@ from baton.core.step_workers import StepWorkers
 from baton.core.worker_messages import Done, Failed, Message, RetryDue, receive
 from baton.errors import (
     BatonError,
+    BudgetExceededError,
     RunError,
     StoreError,
 )
@@ -56,6 +59,7 @@ from baton.events import (
     ExecutionStarted,
     ExecutionStatus,
     ExecutionWaiting,
+    PlanRevised,
     RunEvent,
     StepCancelled,
     StepFailed,
@@ -67,6 +71,8 @@ from baton.events import (
     StepStatus,
     StepSucceeded,
 )
+from baton.llm.protocol import CallScope
+from baton.llm.usage import check_budget
 from baton.store.messages import Message as StoredMessage
 from baton.store.protocol import ExecutionStore
 from baton.store.records import StepRecord
@@ -177,19 +183,15 @@ class _Run:
         self.tried: dict[str, list[str]] = {s.id: [s.agent] for s in plan.steps}
         self.agent_attempts: dict[str, int] = dict.fromkeys(self.steps, 0)
         self.cancel_requested = False
+        self.spending = ExecutionSpending(execution_id, executor.options.usage_of)
+        self.budget_failed: list[str] = []
+        """Steps that failed because the execution's model budget is spent."""
+        self.refused: list[str] = []
+        """Steps a person rejected (or nobody approved in time)."""
+        self.replan_failure: str | None = None
+        """Why the plan could not be revised, when that was tried and failed."""
         opts = executor.options
-        self.gates = (
-            StepGates(
-                opts.approvals,
-                plan,
-                self.agents,
-                self.state.dag.topological(),
-                execution_id=execution_id,
-                workspace_id=workspace_id,
-            )
-            if opts.approvals is not None
-            else None
-        )
+        self.gates = self._make_gates()
         self.approved_inputs: dict[str, dict[str, Any]] = {}
         self.context = (
             SharedContext(
@@ -218,7 +220,27 @@ class _Run:
             clock=executor.clock,
             context=self.context,
             hub=self.hub,
+            model_scope=self._model_scope,
+            plan_version=plan.version,
+            workspace_id=workspace_id,
         )
+
+    def _make_gates(self) -> StepGates | None:
+        approvals = self.ex.options.approvals
+        if approvals is None:
+            return None
+        return StepGates(
+            approvals,
+            self.plan,
+            self.agents,
+            self.state.dag.topological(),
+            execution_id=self.id,
+            workspace_id=self.workspace_id,
+        )
+
+    async def _model_scope(self, step_id: str) -> CallScope:
+        """The scope of a step attempt's model calls (the plan may change: read it now)."""
+        return await self.spending.scope(self.plan, step_id)
 
     def _context_lock(self, resource: str, ttl_s: float) -> AbstractAsyncContextManager[Any]:
         """A lock on a context key, in the same lock space as step resources."""
@@ -364,9 +386,11 @@ class _Run:
             await self._commit(events)
             for sid in launch:
                 self.workers.dispatch(tg, sid, self.state.attempt[sid])
-            if not self.state.is_active():
-                return
             events = []
+            if not self.state.is_active():
+                if await self._replanned():
+                    continue
+                return
             self._handle(await receive(self.recv), events, tg)
             # Group commit: fold in everything else that already arrived.
             while True:
@@ -388,6 +412,7 @@ class _Run:
                     duration_s=msg.duration_s,
                     attempt=self.state.attempt[msg.step_id],
                     started_at=self.started_at.get(msg.step_id),
+                    cached=msg.cached,
                 )
             )
         elif isinstance(msg, Failed):
@@ -399,6 +424,12 @@ class _Run:
 
     def _handle_failure(self, msg: Failed, events: list[RunEvent], tg: TaskGroup) -> None:
         sid, error = msg.step_id, msg.error
+        if isinstance(error, BudgetExceededError):
+            # More attempts, another agent or a person cannot make spent money unspent, and
+            # each would spend more: the step fails now (and no replan follows).
+            self.budget_failed.append(sid)
+            self._fail_step(sid, error, events)
+            return
         attempt = self.state.attempt[sid]
         agent = self.agents[sid].spec.name
         decision = self.ex.recovery.decide(
@@ -471,6 +502,7 @@ class _Run:
                     self.approved_inputs[sid] = outcome.inputs
                 cleared.append(sid)
             elif isinstance(outcome, Refused):
+                self.refused.append(sid)
                 self._fail_step(sid, outcome.error, events)
             else:
                 self.state.await_approval(sid)
@@ -565,9 +597,98 @@ class _Run:
         failed = [s for s, st in self.state.status.items() if st is StepStatus.FAILED]
         if not failed:
             return "the execution did not finish"
+        if self.budget_failed:
+            first = self.budget_failed[0]
+            return (
+                "the execution's model budget was reached: step "
+                f"{first!r} failed: {self.errors.get(first, '')}"
+            )
         first = failed[0]
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        return f"step {first!r} failed{more}: {self.errors.get(first, '')}"
+        summary = f"step {first!r} failed{more}: {self.errors.get(first, '')}"
+        revisions, opts = self.plan.version - 1, self.ex.options
+        if self.replan_failure is not None:
+            summary += f"; replanning failed: {self.replan_failure}"
+        elif opts.replanner is not None and 0 < opts.max_replans <= revisions:
+            summary += f"; the plan was already revised {revisions} time(s), the most allowed"
+        return summary
+
+    async def _replanned(self) -> bool:
+        """Nothing runs, and steps failed: go on with a revised plan if one may and does come.
+
+        Not when the execution waits for a person (it has not failed), when the budget
+        stopped it, when a person rejected a step (a new plan must not work around a "no"),
+        or when the plan has been revised `max_replans` times already.
+        """
+        opts = self.ex.options
+        replanner = opts.replanner
+        status = self.state.status
+        failed = {s: self.errors.get(s, "") for s, st in status.items() if st is StepStatus.FAILED}
+        if (
+            replanner is None
+            or not failed
+            or self.budget_failed
+            or self.refused
+            or self.state.in_doubt()
+            or self.state.awaiting_approval()
+            or self.plan.version - 1 >= opts.max_replans
+        ):
+            return False
+        reason = self._summary_error()
+        succeeded = [s for s, st in status.items() if st is StepStatus.SUCCEEDED]
+        try:
+            # Replanning calls a model too: not once the budget is spent.
+            spent = await self.spending.spent(self.plan)
+            check_budget(self.plan.budget, spent)
+            proposed = await replanner(
+                self.plan,
+                finished={s: self.outputs[s] for s in succeeded},
+                failed=failed,
+                reason=reason,
+                spent=spent,
+            )
+            revision = revise(
+                self.plan, proposed, succeeded=succeeded, reason=reason, registry=self.ex.registry
+            )
+        except Exception as exc:
+            self.replan_failure = _describe(exc)
+            return False
+        await self._commit(
+            [
+                PlanRevised(
+                    execution_id=self.id,
+                    plan=revision.plan.model_dump(mode="json"),
+                    version=revision.plan.version,
+                    reason=reason,
+                    added=revision.added,
+                    removed=revision.removed,
+                )
+            ]
+        )
+        self._adopt(revision)
+        return True
+
+    def _adopt(self, revision: Revision) -> None:
+        """Run `revision`'s plan from now on: kept steps stay succeeded, the rest start afresh."""
+        plan = revision.plan
+        for sid in (*revision.removed, *revision.added):
+            self.errors.pop(sid, None)
+        for sid in revision.removed:
+            for table in (self.agents, self.tried, self.agent_attempts):
+                table.pop(sid, None)
+        # The workers share `steps` and `agents`: change them in place.
+        self.steps.clear()
+        self.steps.update({s.id: s for s in plan.steps})
+        for sid in revision.added:
+            agent = self.steps[sid].agent
+            self.agents[sid] = self.ex.registry.get(agent)
+            self.tried[sid] = [agent]
+            self.agent_attempts[sid] = 0
+        self.plan = plan
+        kept = {s: StepStatus.SUCCEEDED for s in self.steps if s not in revision.added}
+        self.state = RunState(plan, limits=self._limits(), estimate=self._estimate, known=kept)
+        self.workers.add_steps({s: self.steps[s] for s in revision.added}, plan.version)
+        self.gates = self._make_gates()
 
     def _result(self, status: ExecutionStatus, duration_s: float) -> ExecutionResult:
         return ExecutionResult(

@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from baton.core.budgets import UsageOf
+from baton.core.caching import ResultCache
 from baton.core.interceptors import RunInterceptor
 from baton.core.lease import new_owner_id
+from baton.core.replanning import Replanner
 from baton.core.run_state import ConcurrencyLimits
 from baton.events import ExecutionStatus, RunEvent, StepStatus
 from baton.safety.approvals import Approvals
@@ -75,3 +78,14 @@ class ExecutorOptions:
     interceptors: tuple[RunInterceptor, ...] = ()
     """Tracing, metrics and logging around runs, agent calls and events (see
     `baton.core.interceptors`)."""
+    replanner: Replanner | None = None
+    """Revises the plan when steps fail for good (None: the execution fails as it is)."""
+    max_replans: int = 2
+    """Revisions of one execution's plan at most (counted by the plan's version)."""
+    usage_of: UsageOf | None = None
+    """What an execution's steps have spent on models (for the plan's budget); None when
+    model calls are not recorded, so only planning counts."""
+    cache: ResultCache | None = None
+    """The smart cache: cacheable agents' outputs reused for the same inputs (None: off)."""
+    on_cache_lookup: Callable[[bool], None] | None = None
+    """Called after each cache lookup with whether it hit (e.g. `Metrics.record_cache`)."""

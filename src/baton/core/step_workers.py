@@ -9,7 +9,7 @@ entering a new scope per step).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -21,6 +21,7 @@ from baton.agents.protocol import Agent, AgentContext
 from baton.agents.registry import AgentRegistry
 from baton.comms.context import SharedContext
 from baton.comms.messenger import MessageHub
+from baton.core.caching import ResultCache
 from baton.core.interceptors import around_attempt
 from baton.core.plan import Step
 from baton.core.references import resolve_inputs
@@ -28,6 +29,7 @@ from baton.core.run_types import ExecutorOptions
 from baton.core.worker_messages import Done, Failed, Message, StreamSink, receive
 from baton.errors import AgentInputError, StepTimeoutError
 from baton.ids import idempotency_key
+from baton.llm.protocol import CallScope
 from baton.safety.locks import ResourceLocks
 
 Job = tuple[str, int]
@@ -51,8 +53,17 @@ class StepWorkers:
         clock: Callable[[], float],
         context: SharedContext | None,
         hub: MessageHub | None,
+        model_scope: Callable[[str], Awaitable[CallScope]],
+        plan_version: int = 1,
+        workspace_id: str | None = None,
     ) -> None:
-        """Share the run's state: `agents` and `outputs` change as the run goes on."""
+        """Share the run's state: `steps`, `agents` and `outputs` change as the run goes on.
+
+        `model_scope` makes the scope of a step's model calls when an attempt starts;
+        `plan_version` is the version of the plan the steps come from (see `add_steps`);
+        `workspace_id` is the execution's tenant (the options' by default), which scopes the
+        smart cache.
+        """
         self._id = execution_id
         self._steps = steps
         self._agents = agents
@@ -64,12 +75,27 @@ class StepWorkers:
         self._clock = clock
         self._context = context
         self._hub = hub
+        self._model_scope = model_scope
+        self._workspace_id = workspace_id or options.workspace_id
         self._sink = StreamSink(execution_id, inbox)
         self._jobs_send, self._jobs_recv = anyio.create_memory_object_stream[Job](math.inf)
         self._idle = 0
         # Per step, computed once: the timeout and the idempotency key (hot path).
         self._timeouts = {sid: s.policy.timeout_s for sid, s in steps.items()}
-        self._keys = {sid: idempotency_key(execution_id, sid) for sid in steps}
+        self._keys = {sid: _key(execution_id, sid, plan_version) for sid in steps}
+        # Steps whose current attempt was answered by the smart cache (set by `_from_cache`,
+        # read by `_run_attempt` once the attempt returns).
+        self._cache_hits: set[str] = set()
+
+    def add_steps(self, steps: Mapping[str, Step], plan_version: int) -> None:
+        """Steps a revised plan starts afresh: ready their timeouts and idempotency keys.
+
+        A step that failed and is run again by a revision is a new piece of work, so its key
+        is new too: an external system must not answer it with the failed one's result.
+        """
+        for sid, step in steps.items():
+            self._timeouts[sid] = step.policy.timeout_s
+            self._keys[sid] = _key(self._id, sid, plan_version)
 
     @property
     def sink(self) -> StreamSink:
@@ -134,11 +160,17 @@ class StepWorkers:
             self._report_failure(sid, exc, began)
             return
         took = self._clock() - began
+        if self._cache_hits and sid in self._cache_hits:
+            # The agent did not run: its stats (which estimate its duration) stay as they are.
+            self._cache_hits.discard(sid)
+            self._inbox.send_nowait(Done(sid, output, took, cached=True))
+            return
         # Stats go to the agent that ran, which differs from the plan's after an alternative.
         self._registry.record(agent.spec.name, ok=True, duration_s=took)
         self._inbox.send_nowait(Done(sid, output, took))
 
     def _report_failure(self, sid: str, error: Exception, began: float) -> None:
+        self._cache_hits.discard(sid)  # a hit whose attempt failed after all (an interceptor)
         took = self._clock() - began
         name = self._agents[sid].spec.name
         self._registry.record(name, ok=False, duration_s=took, error=str(error))
@@ -156,6 +188,37 @@ class StepWorkers:
                 + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             ) from None
         opts = self._options
+        if opts.cache is not None and step.policy.cache and spec.cacheable:
+            return await self._from_cache(opts.cache, step, agent, inputs, attempt)
+        return await self._run_agent(step, agent, inputs, attempt)
+
+    async def _from_cache(
+        self, cache: ResultCache, step: Step, agent: Agent, inputs: BaseModel, attempt: int
+    ) -> dict[str, Any]:
+        """The cached output for these inputs, or the agent's, which is then cached.
+
+        The key is over the validated inputs, so inputs that differ only by a default the
+        agent fills in share an entry.
+        """
+        spec, workspace_id = agent.spec, self._workspace_id
+        key = cache.key(workspace_id, spec, inputs.model_dump(mode="json"))
+        if key is None:
+            return await self._run_agent(step, agent, inputs, attempt)
+        cached = await cache.lookup(key)
+        if self._options.on_cache_lookup is not None:
+            self._options.on_cache_lookup(cached is not None)
+        if cached is not None:
+            self._cache_hits.add(step.id)
+            return cached
+        output = await self._run_agent(step, agent, inputs, attempt)
+        await cache.save(key, workspace_id=workspace_id, agent=spec.name, output=output)
+        return output
+
+    async def _run_agent(
+        self, step: Step, agent: Agent, inputs: BaseModel, attempt: int
+    ) -> dict[str, Any]:
+        """Run one attempt of the agent on validated `inputs`, holding the step's locks."""
+        opts = self._options
         ctx = AgentContext(
             execution_id=self._id,
             step_id=step.id,
@@ -166,6 +229,7 @@ class StepWorkers:
             sink=self._sink,
             context=self._context,
             messenger=self._hub.messenger(step.id) if self._hub is not None else None,
+            model_scope=await self._model_scope(step.id),
         )
         if opts.locks is not None and step.resources:
             owner = f"{self._id}:{step.id}:{attempt}"  # unique per attempt, as the locks need
@@ -185,6 +249,12 @@ class StepWorkers:
             async with limiter.slot(agent.spec.rate_limit_key):
                 result = await agent.run(inputs, ctx)
         return result.model_dump(mode="json")
+
+
+def _key(execution_id: str, step_id: str, plan_version: int) -> str:
+    """The step's idempotency key; steps of a revised plan carry the plan's version."""
+    key = idempotency_key(execution_id, step_id)
+    return key if plan_version == 1 else f"{key}:v{plan_version}"
 
 
 class _HeldFence:

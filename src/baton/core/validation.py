@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import posixpath
+import re
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from baton.agents.registry import AgentRegistry
 from baton.core.graph import Dag, format_cycle
-from baton.core.plan import Plan, Reference, Step, is_whole_reference
+from baton.core.plan import REFERENCE_PATTERN, Plan, Reference, Step, is_whole_reference
 from baton.errors import PlanProblem, PlanValidationError
 
 
@@ -206,3 +209,120 @@ def _deref(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
             node = non_null[0]
             continue
         return node
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanLimits:
+    """Bounds on the size and shape of a plan a planner made (see `limit_problems`).
+
+    They are not part of `validate_plan`: a person may hand-write, and a benchmark may
+    generate, a plan of thousands of steps. They stop a model (or a request steering it) from
+    producing unbounded work.
+    """
+
+    max_steps: int = 50
+    """Most steps in one plan."""
+    max_fan_out: int = 20
+    """Most steps that may wait for one step."""
+    max_width: int = 32
+    """Most steps at one depth of the DAG (roughly: that could run at once)."""
+
+
+def limit_problems(plan: Plan, limits: PlanLimits) -> list[PlanProblem]:
+    """Every way `plan` exceeds `limits` (empty when within them)."""
+    problems: list[PlanProblem] = []
+    if len(plan.steps) > limits.max_steps:
+        problems.append(
+            PlanProblem(
+                code="too_many_steps",
+                message=f"the plan has {len(plan.steps)} steps; at most {limits.max_steps} "
+                "are allowed",
+                hint="combine steps, or split the request into smaller ones",
+            )
+        )
+    dag = Dag.of(plan)
+    problems += [
+        PlanProblem(
+            code="fan_out",
+            message=f"{len(waiting)} steps wait for this step; at most {limits.max_fan_out} "
+            "may wait for one step",
+            step_id=step_id,
+            hint="let one step work on the whole output instead of one step per item",
+        )
+        for step_id, waiting in dag.dependents.items()
+        if len(waiting) > limits.max_fan_out
+    ]
+    widest, width = _widest_level(dag)
+    if width > limits.max_width:
+        problems.append(
+            PlanProblem(
+                code="too_wide",
+                message=f"{width} steps sit at depth {widest} of the plan; at most "
+                f"{limits.max_width} may run side by side",
+                hint="let one step handle many items, or split the request",
+            )
+        )
+    return problems
+
+
+def _widest_level(dag: Dag) -> tuple[int, int]:
+    """The depth (longest path from a root) holding the most steps, and how many it holds."""
+    depth: dict[str, int] = {}
+    for step_id in dag.topological():  # steps on a cycle are left out: reported elsewhere
+        depth[step_id] = 1 + max((depth[d] for d in dag.deps[step_id] if d in depth), default=-1)
+    per_level = Counter(depth.values())
+    if not per_level:
+        return 0, 0
+    return max(per_level.items(), key=lambda item: (item[1], -item[0]))
+
+
+_PATH_FIELD = re.compile(r"(^|_)(path|file|folder|dir|directory)$")
+_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+def path_problems(plan: Plan, registry: AgentRegistry) -> list[PlanProblem]:
+    """Literal path inputs that leave the workspace whatever it is.
+
+    A path input (a field named ``path``, ``*_path``, ``file``, ``folder``..., or described as
+    relative to the workspace) is refused when it is absolute, starts at a home folder, or
+    climbs out with ``..``. The file agents refuse such paths when they run, too; this finds
+    them before anything runs. Planners apply it to what they plan; a hand-written plan may
+    still name an absolute path inside the workspace.
+    """
+    problems: list[PlanProblem] = []
+    for step in plan.steps:
+        if step.agent not in registry:
+            continue
+        fields = registry.get(step.agent).spec.input_model.model_fields
+        for name, value in step.inputs.items():
+            field = fields.get(name)
+            if field is None or not isinstance(value, str):
+                continue
+            if not (_PATH_FIELD.search(name) or "workspace" in (field.description or "")):
+                continue
+            why = _escape_reason(value)
+            if why:
+                problems.append(
+                    PlanProblem(
+                        code="outside_workspace",
+                        message=f"input {name!r} ({value!r}) {why}, outside the workspace",
+                        step_id=step.id,
+                        hint="use a path relative to the workspace, without '..'",
+                    )
+                )
+    return problems
+
+
+def _escape_reason(raw: str) -> str | None:
+    """Why `raw` names a place outside any workspace, or None."""
+    # A reference is filled in at run time (and confined then); what is written around it is not.
+    text = REFERENCE_PATTERN.sub("x", raw).strip().replace("\\", "/")
+    if "\x00" in text:
+        return "contains a NUL byte"
+    if text.startswith("/") or _DRIVE.match(raw.strip()):
+        return "is an absolute path"
+    if text.startswith("~"):
+        return "points into a home folder"
+    if text and posixpath.normpath(text).split("/")[0] == "..":
+        return "climbs out with '..'"
+    return None

@@ -22,6 +22,8 @@ class Done:
     step_id: str
     output: dict[str, Any]
     duration_s: float
+    cached: bool = False
+    """The output came from the smart cache (the agent did not run)."""
 
 
 @dataclass(frozen=True, slots=True)

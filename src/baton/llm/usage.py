@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from baton.errors import BudgetExceededError
 
-Purpose = Literal["plan", "replan", "agent", "check"]
-"""Why a model was called: planning, replanning, inside an agent's step, or `baton llm check`."""
+# The records live with their store, below every layer that uses them; they are part of
+# this module's contract all the same.
+from baton.store.model_calls import ModelCall as ModelCall
+from baton.store.model_calls import Purpose as Purpose
+from baton.store.model_calls import UsageTotals as UsageTotals
+
+__all__ = ["Budget", "ModelCall", "Purpose", "UsageTotals", "check_budget"]
 
 
 class Budget(BaseModel):
@@ -23,78 +24,6 @@ class Budget(BaseModel):
     """Input plus output tokens, over every call."""
     max_cost_usd: float | None = Field(default=None, gt=0)
     """Estimated cost in US dollars, over every call (calls with no known price count 0)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ModelCall:
-    """One call to a model, as recorded: who, what for, how much."""
-
-    provider: str
-    """``gemini``, ``openai``, ``anthropic`` (a fixed name, never a URL)."""
-    model: str
-    """E.g. ``gemini-2.5-flash``."""
-    purpose: Purpose
-    input_tokens: int = 0
-    output_tokens: int = 0
-    latency_s: float = 0.0
-    cost_usd: float | None = None
-    """Estimated from the price table; None when the model is not in it."""
-    execution_id: str | None = None
-    step_id: str | None = None
-    """The step whose agent made the call; None for planning."""
-    error: str | None = None
-    """The error's type name when the call failed (tokens may still have been spent)."""
-    at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    @property
-    def tokens(self) -> int:
-        """Input plus output tokens."""
-        return self.input_tokens + self.output_tokens
-
-
-@dataclass(slots=True)
-class UsageTotals:
-    """Sums over model calls (per step, per execution, per planning session)."""
-
-    calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
-    unpriced_calls: int = 0
-    """Calls whose model has no price in the table (their cost is not in `cost_usd`)."""
-
-    @property
-    def tokens(self) -> int:
-        """Input plus output tokens."""
-        return self.input_tokens + self.output_tokens
-
-    def add(self, call: ModelCall) -> None:
-        """Count `call` in."""
-        self.calls += 1
-        self.input_tokens += call.input_tokens
-        self.output_tokens += call.output_tokens
-        if call.cost_usd is None:
-            self.unpriced_calls += 1
-        else:
-            self.cost_usd += call.cost_usd
-
-    def merged(self, other: UsageTotals) -> UsageTotals:
-        """Both totals together (neither is changed)."""
-        return UsageTotals(
-            calls=self.calls + other.calls,
-            input_tokens=self.input_tokens + other.input_tokens,
-            output_tokens=self.output_tokens + other.output_tokens,
-            cost_usd=self.cost_usd + other.cost_usd,
-            unpriced_calls=self.unpriced_calls + other.unpriced_calls,
-        )
-
-    @classmethod
-    def of(cls, calls: list[ModelCall]) -> UsageTotals:
-        """Totals of `calls`."""
-        totals = cls()
-        for call in calls:
-            totals.add(call)
-        return totals
 
 
 def check_budget(budget: Budget | None, spent: UsageTotals) -> None:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Generator
 from contextvars import ContextVar, Token
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 __all__ = [
     "LogContext",
     "current_context",
+    "current_span_context",
     "current_trace",
+    "hex_ids",
     "log_context",
     "reset_context",
     "set_context",
@@ -33,6 +35,20 @@ class LogContext(NamedTuple):
     """Its workspace."""
     step_id: str | None = None
     """The step whose attempt is running."""
+
+
+class SpanIds(Protocol):
+    """The ids of a span (an OpenTelemetry ``SpanContext`` has them)."""
+
+    @property
+    def trace_id(self) -> int:
+        """The trace's id."""
+        ...
+
+    @property
+    def span_id(self) -> int:
+        """The span's id."""
+        ...
 
 
 _EMPTY = LogContext()
@@ -83,9 +99,23 @@ except ImportError:  # pragma: no cover - opentelemetry-api is a dependency
 
 def current_trace() -> tuple[str, str] | None:
     """``(trace_id, span_id)`` in hex of the current OpenTelemetry span, if it is valid."""
+    return hex_ids(current_span_context())
+
+
+def current_span_context() -> SpanIds | None:
+    """The context of the current OpenTelemetry span, if it is valid.
+
+    Not in hex yet: a step attempt keeps it for the records that may follow, and most
+    attempts log none.
+    """
     if _otel_trace is None:  # pragma: no cover
         return None
     span_context = _otel_trace.get_current_span().get_span_context()
-    if not span_context.is_valid:
+    return span_context if span_context.is_valid else None
+
+
+def hex_ids(span_context: SpanIds | None) -> tuple[str, str] | None:
+    """``(trace_id, span_id)`` in hex (None for None)."""
+    if span_context is None:
         return None
     return f"{span_context.trace_id:032x}", f"{span_context.span_id:016x}"

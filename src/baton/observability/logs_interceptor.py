@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from contextvars import Token
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from baton.events import (
     ApprovalRequested,
@@ -45,8 +46,11 @@ from baton.events import (
 )
 from baton.observability.logs_context import (
     LogContext,
+    SpanIds,
     current_context,
+    current_span_context,
     current_trace,
+    hex_ids,
     reset_context,
     set_context,
 )
@@ -76,7 +80,8 @@ class _Run:
         self.traced = traced
         """A span was current around the run: attempts' spans are worth looking up."""
         self.agents: dict[str, str] = {}
-        self.traces: dict[str, tuple[str, str]] = {}
+        self.traces: dict[str, SpanIds] = {}
+        """Step id -> the span of its last attempt (hex only when a record needs it)."""
         self.runs = 1
         """Runs of the execution in this process now (a second one is refused by the lease,
         but only once inside: it must not take the first one's state away)."""
@@ -127,29 +132,25 @@ class _ExecutionScope:
 
 
 class _AttemptScope:
-    __slots__ = ("_agent", "_execution_id", "_owner", "_step_id", "_token")
+    """`LoggingInterceptor.step_attempt`: its `AttemptHooks` as a context manager."""
+
+    __slots__ = ("_agent", "_attempt", "_execution_id", "_owner", "_step_id", "_token")
 
     def __init__(
-        self, owner: LoggingInterceptor, execution_id: str, step_id: str, agent: str
+        self, owner: LoggingInterceptor, execution_id: str, step_id: str, agent: str, attempt: int
     ) -> None:
         self._owner = owner
         self._execution_id = execution_id
         self._step_id = step_id
         self._agent = agent
+        self._attempt = attempt
         self._token: Any = None
 
     async def __aenter__(self) -> LogContext:
-        run = self._owner.runs.get(self._execution_id)
-        workspace_id = run.workspace_id if run is not None else current_context().workspace_id
-        ctx = LogContext(
-            execution_id=self._execution_id, workspace_id=workspace_id, step_id=self._step_id
+        self._token = token = self._owner.enter_attempt(
+            self._execution_id, self._step_id, self._agent, self._attempt
         )
-        self._token = set_context(ctx)
-        if run is not None:
-            run.agents[self._step_id] = self._agent
-            if run.traced and (trace := current_trace()) is not None:
-                run.traces[self._step_id] = trace
-        return ctx
+        return token.var.get()
 
     async def __aexit__(
         self,
@@ -157,7 +158,7 @@ class _AttemptScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        reset_context(self._token)
+        self._owner.exit_attempt(self._token, exc)
 
 
 class LoggingInterceptor:
@@ -205,7 +206,24 @@ class LoggingInterceptor:
         self, execution_id: str, step_id: str, agent: str, attempt: int
     ) -> _AttemptScope:
         """Set the step in the log context for the attempt."""
-        return _AttemptScope(self, execution_id, step_id, agent)
+        return _AttemptScope(self, execution_id, step_id, agent, attempt)
+
+    def enter_attempt(
+        self, execution_id: str, step_id: str, agent: str, attempt: int
+    ) -> Token[LogContext]:
+        """Set the step in the log context (`baton.core.interceptors.AttemptHooks`)."""
+        run = self.runs.get(execution_id)
+        workspace_id = run.workspace_id if run is not None else current_context().workspace_id
+        token = set_context(LogContext(execution_id, workspace_id, step_id))
+        if run is not None:
+            run.agents[step_id] = agent
+            if run.traced and (span := current_span_context()) is not None:
+                run.traces[step_id] = span
+        return token
+
+    def exit_attempt(self, state: object, exc: BaseException | None) -> None:
+        """Put the log context back."""
+        reset_context(cast("Token[LogContext]", state))
 
     def events(self, events: Sequence[RunEvent]) -> None:
         """Make the records the events call for; never raises."""
@@ -239,7 +257,7 @@ class LoggingInterceptor:
             return
         run = self.runs.get(execution_id)
         workspace_id = run.workspace_id if run is not None else current_context().workspace_id
-        trace = run.traces.get(step_id) if run is not None and step_id is not None else None
+        span = run.traces.get(step_id) if run is not None and step_id is not None else None
         logger.log(
             level,
             message,
@@ -248,7 +266,7 @@ class LoggingInterceptor:
                 "baton_context": LogContext(
                     execution_id=execution_id, workspace_id=workspace_id, step_id=step_id
                 ),
-                "baton_trace": trace or current_trace(),
+                "baton_trace": hex_ids(span) if span is not None else current_trace(),
                 "baton_owner": self.owner,
             },
         )

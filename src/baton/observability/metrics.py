@@ -32,6 +32,8 @@ The families (executions, steps, errors and approvals requested are counted by
 ``baton_model_calls_total``                 by ``provider`` and ``model``
 ``baton_model_tokens_total``                by ``provider``, ``model``, ``kind`` (input, output)
 ``baton_model_cost_usd_total``              by ``provider`` and ``model``
+``baton_model_call_errors_total``           failed calls by ``provider``, ``model``, ``error``
+``baton_model_call_duration_seconds``       histogram by ``provider`` and ``model``
 ``baton_cache_hits_total`` / ``_misses_``   cache lookups
 ``baton_rate_limit_wait_seconds``           histogram by ``integration``
 ``baton_sse_clients``                       SSE subscriptions attached now
@@ -50,13 +52,17 @@ minute: ``60 * sum(rate(baton_steps_finished_total{status="failed"}[5m]))``; fai
 (retried ones included) per minute and class: ``60 * sum by (error_class)
 (rate(baton_step_errors_total[5m]))``; cache hit rate: hits / (hits + misses).
 
-Model calls and caches: baton makes no model calls and has no cache yet (the planner is
-offline); `Metrics.record_model_call` and `Metrics.record_cache` are where the intelligence
-layer reports them, so those families stay at zero until then.
+Model calls: give `Metrics.model_call_observer` to the model client's ``observers``; it
+counts every call it is told of (`ModelCallFacts`: the fields it reads of
+``baton.llm.usage.ModelCall``, described here because observability sits below the model
+layer). Caches report through `Metrics.record_cache`.
 
-Labels are agent, provider, model and integration names, statuses, rungs and error classes:
-never inputs, outputs, messages, ids or secrets. The OpenTelemetry metrics API is not used:
-Prometheus is the one metrics exposition, and the OpenTelemetry side of baton is its traces.
+Labels are agent, provider, model and integration names, statuses, rungs, error classes and
+error type names: never inputs, outputs, messages, ids or secrets.
+
+Prometheus (`render`, ``GET /metrics``) is the exposition. When an OTLP endpoint is
+configured, `baton.observability.metrics_otel` also exports the key metrics through the
+OpenTelemetry metrics API (`setup_otel_metrics`); it reads these same counts.
 """
 
 from __future__ import annotations
@@ -73,7 +79,7 @@ from baton.observability.metrics_instruments import Instruments
 from baton.observability.metrics_interceptor import MetricsInterceptor
 from baton.store.approvals import ApprovalStatus, ApprovalStore
 
-__all__ = ["BusStats", "Metrics"]
+__all__ = ["BusStats", "ModelCallFacts", "ModelCallMetrics", "ModelCallSink", "Metrics"]
 
 log = logging.getLogger("baton.observability.metrics")
 
@@ -92,14 +98,78 @@ class BusStats(Protocol):
         ...
 
 
+class ModelCallFacts(Protocol):
+    """What the metrics read of a model call (``baton.llm.usage.ModelCall`` has it all)."""
+
+    @property
+    def provider(self) -> str:
+        """``gemini``, ``openai``... (a fixed name)."""
+        ...
+
+    @property
+    def model(self) -> str:
+        """E.g. ``gemini-2.5-flash``."""
+        ...
+
+    @property
+    def input_tokens(self) -> int:
+        """Prompt tokens."""
+        ...
+
+    @property
+    def output_tokens(self) -> int:
+        """Completion tokens."""
+        ...
+
+    @property
+    def cost_usd(self) -> float | None:
+        """What it cost, when priced."""
+        ...
+
+    @property
+    def latency_s(self) -> float:
+        """How long it took."""
+        ...
+
+    @property
+    def error(self) -> str | None:
+        """The error's type name when it failed."""
+        ...
+
+
+class ModelCallSink(Protocol):
+    """Another destination of model calls (the OTLP export).
+
+    It gets `Metrics.record_model_call`'s arguments, negative numbers made zero.
+    """
+
+    def model_call(
+        self,
+        provider: str,
+        model: str,
+        *,
+        input_tokens: int,
+        output_tokens: int,
+        cost_usd: float | None,
+        duration_s: float | None,
+        error: str | None,
+    ) -> None:
+        """Count one call."""
+        ...
+
+
+_MAX_ERROR_LABEL = 64
+
+
 class _ModelInstruments:
-    __slots__ = ("calls", "cost", "input_tokens", "output_tokens")
+    __slots__ = ("calls", "cost", "duration", "input_tokens", "output_tokens")
 
     def __init__(self, m: Instruments, provider: str, model: str) -> None:
         self.calls = m.model_calls.labels(provider, model)
         self.input_tokens = m.model_tokens.labels(provider, model, "input")
         self.output_tokens = m.model_tokens.labels(provider, model, "output")
         self.cost = m.model_cost.labels(provider, model)
+        self.duration = m.model_duration.labels(provider, model)
 
 
 class Metrics:
@@ -118,6 +188,8 @@ class Metrics:
         """Give it to ``ExecutorOptions.interceptors``."""
         self.registry.register(self.interceptor)
         self._models: dict[tuple[str, str], _ModelInstruments] = {}
+        self.sinks: list[ModelCallSink] = []
+        """Told of every model call too (`setup_otel_metrics` adds the OTLP export)."""
         self._waits: dict[str, Histogram] = {}
         self._bus: _BusCollector | None = None
 
@@ -138,8 +210,10 @@ class Metrics:
         input_tokens: int,
         output_tokens: int,
         cost_usd: float | None = None,
+        duration_s: float | None = None,
+        error: str | None = None,
     ) -> None:
-        """Count one language-model call: its tokens, and its cost when known.
+        """Count one language-model call: its tokens, and its cost and duration when known.
 
         Args:
             provider: E.g. ``gemini``; a label, so a fixed name, never a URL with a key.
@@ -147,6 +221,8 @@ class Metrics:
             input_tokens: Prompt tokens.
             output_tokens: Completion tokens.
             cost_usd: What the call cost, if the caller prices it.
+            duration_s: How long it took.
+            error: The error's type name when it failed (a label: a name, not a message).
         """
         key = (provider, model)
         found = self._models.get(key)
@@ -157,6 +233,25 @@ class Metrics:
         found.output_tokens.inc(max(output_tokens, 0))
         if cost_usd is not None:
             found.cost.inc(max(cost_usd, 0.0))
+        if duration_s is not None:
+            found.duration.observe(max(duration_s, 0.0))
+        if error is not None:
+            error = error[:_MAX_ERROR_LABEL]
+            self._m.model_errors.labels(provider, model, error).inc()
+        for sink in self.sinks:
+            sink.model_call(
+                provider,
+                model,
+                input_tokens=max(input_tokens, 0),
+                output_tokens=max(output_tokens, 0),
+                cost_usd=None if cost_usd is None else max(cost_usd, 0.0),
+                duration_s=None if duration_s is None else max(duration_s, 0.0),
+                error=error,
+            )
+
+    def model_call_observer(self) -> ModelCallMetrics:
+        """An observer for the model client (``observers=[metrics.model_call_observer()]``)."""
+        return ModelCallMetrics(self)
 
     def record_cache(self, hit: bool) -> None:
         """Count one cache lookup, answered (`hit`) or not."""
@@ -190,6 +285,30 @@ class Metrics:
         at = now or datetime.now(UTC)
         pending = await approvals.list(ApprovalStatus.PENDING)
         self._m.approvals_pending.set(sum(1 for a in pending if a.expires_at > at))
+
+
+class ModelCallMetrics:
+    """Counts each model call it is told of (``on_call``, the model client's observer hook)."""
+
+    __slots__ = ("_metrics",)
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def on_call(self, call: ModelCallFacts) -> None:
+        """Count `call` (`Metrics.record_model_call`); never raises (the call is done)."""
+        try:
+            self._metrics.record_model_call(
+                call.provider,
+                call.model,
+                input_tokens=call.input_tokens,
+                output_tokens=call.output_tokens,
+                cost_usd=call.cost_usd,
+                duration_s=call.latency_s,
+                error=call.error,
+            )
+        except Exception:  # counting must not fail the caller's model call
+            log.exception("could not count a model call")
 
 
 class _BusCollector(Collector):

@@ -70,6 +70,7 @@ class AgentCounts:
         "errors",
         "failed",
         "failed_s",
+        "name",
         "retries",
         "skipped",
         "started",
@@ -77,7 +78,9 @@ class AgentCounts:
         "succeeded_s",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = UNKNOWN_AGENT) -> None:
+        self.name = name
+        """The agent's name (its label)."""
         self.started = 0
         self.succeeded = 0
         self.failed = 0
@@ -119,7 +122,7 @@ class Counts:
         """The counts of agent `name` (made on first use)."""
         found = self.agents.get(name)
         if found is None:
-            found = self.agents[name] = AgentCounts()
+            found = self.agents[name] = AgentCounts(name)
         return found
 
     def success_ratio(self) -> float:

@@ -75,6 +75,8 @@ class Instruments:
     model_calls: Counter
     model_tokens: Counter
     model_cost: Counter
+    model_errors: Counter
+    model_duration: Histogram
     cache_hits: Counter
     cache_misses: Counter
     rate_limit_wait: Histogram
@@ -105,6 +107,19 @@ class Instruments:
                 "baton_model_cost_usd",
                 "Cost of language-model calls in US dollars, by provider and model.",
                 ["provider", "model"],
+                registry=r,
+            ),
+            model_errors=Counter(
+                "baton_model_call_errors",
+                "Language-model calls that failed, by provider, model and error type.",
+                ["provider", "model", "error"],
+                registry=r,
+            ),
+            model_duration=Histogram(
+                "baton_model_call_duration_seconds",
+                "Time language-model calls took (failed ones included), by provider and model.",
+                ["provider", "model"],
+                buckets=STEP_BUCKETS,
                 registry=r,
             ),
             cache_hits=Counter(

@@ -30,7 +30,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol, cast
 
 import anyio
 from prometheus_client.core import Metric
@@ -54,9 +54,21 @@ from baton.events import (
 from baton.observability.metrics_counts import AgentCounts, Counts
 from baton.observability.metrics_errors import class_of_name, classify
 
-__all__ = ["MetricsInterceptor"]
+__all__ = ["DurationObserver", "MetricsInterceptor"]
 
 log = logging.getLogger("baton.observability.metrics")
+
+
+class DurationObserver(Protocol):
+    """Told each step's and execution's duration as it is counted (the OTLP export)."""
+
+    def step_duration(self, agent: str, status: str, seconds: float) -> None:
+        """A step finished (``succeeded`` or ``failed``) after `seconds`."""
+        ...
+
+    def execution_duration(self, status: str, seconds: float) -> None:
+        """An execution's run reached a final status after `seconds`."""
+        ...
 
 
 class _RunMemory:
@@ -84,6 +96,8 @@ class MetricsInterceptor(Collector):
         """Start from zero."""
         self.counts = Counts()
         """What has been counted (read by scrapes)."""
+        self.durations: DurationObserver | None = None
+        """Told each duration too, when set (None: only the counts take them)."""
         self._runs: dict[str, _RunMemory] = {}
         self._unknown = self.counts.unknown
         self._handlers: dict[type[object], Callable[[_RunMemory, Any], None]] = {
@@ -111,7 +125,31 @@ class MetricsInterceptor(Collector):
         self, execution_id: str, step_id: str, agent: str, attempt: int
     ) -> _AttemptWatch:
         """Note the class of the error an attempt raises, for the event that follows."""
-        return _AttemptWatch(self._runs.get(execution_id), step_id)
+        return _AttemptWatch(self, execution_id, step_id)
+
+    def enter_attempt(
+        self, execution_id: str, step_id: str, agent: str, attempt: int
+    ) -> tuple[str, str]:
+        """Nothing to do yet (`baton.core.interceptors.AttemptHooks`)."""
+        return execution_id, step_id
+
+    def exit_attempt(self, state: object, exc: BaseException | None) -> None:
+        """Note the class of the error the attempt raised, for the event that follows."""
+        if exc is None:
+            return
+        execution_id, step_id = cast("tuple[str, str]", state)
+        run = self._runs.get(execution_id)
+        if run is None:
+            return
+        if isinstance(exc, Exception):
+            error_class = classify(exc).value
+        elif isinstance(exc, anyio.get_cancelled_exc_class()):
+            # The step's deadline, or the execution being cancelled: the next event tells
+            # (a retry or failure for a timeout; step_cancelled drops this guess).
+            error_class = ErrorClass.TIMEOUT.value
+        else:
+            return
+        run.errors[step_id] = error_class
 
     def events(self, events: Sequence[RunEvent]) -> None:
         """Count committed events; never raises."""
@@ -163,8 +201,10 @@ class MetricsInterceptor(Collector):
             return
         counts.finished[status] += 1
         if run is not None and run.started_at is not None:
-            took = (event.at - run.started_at).total_seconds()
-            counts.durations[status].observe(max(took, 0.0))
+            took = max((event.at - run.started_at).total_seconds(), 0.0)
+            counts.durations[status].observe(took)
+            if self.durations is not None:
+                self.durations.execution_duration(status.value, took)
 
     def _step_started(self, run: _RunMemory, event: StepStarted) -> None:
         agent = self.counts.agent(event.agent)
@@ -175,12 +215,17 @@ class MetricsInterceptor(Collector):
         agent = run.agents.pop(event.step_id, self._unknown)
         agent.succeeded += 1
         agent.succeeded_s.observe(event.duration_s)
+        if self.durations is not None:
+            self.durations.step_duration(agent.name, "succeeded", event.duration_s)
 
     def _step_failed(self, run: _RunMemory, event: StepFailed) -> None:
         agent = run.agents.pop(event.step_id, self._unknown)
         agent.failed += 1
         if event.started_at is not None:
-            agent.failed_s.observe(max((event.at - event.started_at).total_seconds(), 0.0))
+            took = max((event.at - event.started_at).total_seconds(), 0.0)
+            agent.failed_s.observe(took)
+            if self.durations is not None:
+                self.durations.step_duration(agent.name, "failed", took)
         error_class = run.errors.pop(event.step_id, None)
         agent.error(error_class or class_of_name(event.error_type).value)
 
@@ -232,12 +277,13 @@ class _ExecutionWatch:
 
 
 class _AttemptWatch:
-    """`MetricsInterceptor.step_attempt`: notes the error an attempt raises, lets it through."""
+    """`MetricsInterceptor.step_attempt`: its `AttemptHooks` as a context manager."""
 
-    __slots__ = ("_run", "_step_id")
+    __slots__ = ("_execution_id", "_owner", "_step_id")
 
-    def __init__(self, run: _RunMemory | None, step_id: str) -> None:
-        self._run = run
+    def __init__(self, owner: MetricsInterceptor, execution_id: str, step_id: str) -> None:
+        self._owner = owner
+        self._execution_id = execution_id
         self._step_id = step_id
 
     async def __aenter__(self) -> None:
@@ -249,14 +295,4 @@ class _AttemptWatch:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is None or self._run is None:
-            return
-        if isinstance(exc, Exception):
-            error_class = classify(exc).value
-        elif isinstance(exc, anyio.get_cancelled_exc_class()):
-            # The step's deadline, or the execution being cancelled: the next event tells
-            # (a retry or failure for a timeout; step_cancelled drops this guess).
-            error_class = ErrorClass.TIMEOUT.value
-        else:
-            return
-        self._run.errors[self._step_id] = error_class
+        self._owner.exit_attempt((self._execution_id, self._step_id), exc)

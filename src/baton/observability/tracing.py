@@ -50,17 +50,18 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from contextvars import Token
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
-from typing import Final
+from typing import Final, cast
 
 import anyio
 from anyio.lowlevel import current_token
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, SynchronousMultiSpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NoOpTracer, Span, SpanKind, Status, StatusCode, Tracer
@@ -115,6 +116,7 @@ __all__ = [
     "TracingInterceptor",
     "model_call_span",
     "planning_span",
+    "service_resource",
     "setup_tracing",
 ]
 
@@ -182,6 +184,36 @@ class TracingInterceptor:
     ) -> _AttemptSpan:
         """The span of one attempt of a step (its agent call), current while it runs."""
         return _AttemptSpan(self, execution_id, step_id, agent, attempt)
+
+    def enter_attempt(
+        self, execution_id: str, step_id: str, agent: str, attempt: int
+    ) -> _AttemptState:
+        """Start the attempt's span and make it current (`baton.core.interceptors.AttemptHooks`)."""
+        name = "step " + step_id
+        attributes: dict[str, AttributeValue] = {
+            "baton.step_id": step_id,
+            "baton.agent": agent,
+            "baton.attempt": attempt,
+        }
+        recorder = self.recorder
+        span = recorder.start(name, attributes) if recorder is not None else None
+        if span is None:  # no recorder, or no sampled execution span to hang it on
+            span = self.tracer.start_span(name, attributes=attributes)
+        token = otel_context.attach(trace.set_span_in_context(span))
+        return span, token, execution_id, step_id
+
+    def exit_attempt(self, state: object, exc: BaseException | None) -> None:
+        """End the attempt's span; a failed one waits for the loop's decision (see `events`)."""
+        span, token, execution_id, step_id = cast("_AttemptState", state)
+        otel_context.detach(token)
+        if exc is None:
+            span.end()
+            return
+        ended = time.time_ns()
+        try:
+            self._record_error(span, exc)
+        finally:
+            self._failed.setdefault(execution_id, {})[step_id] = (span, ended)
 
     def events(self, events: Sequence[RunEvent]) -> None:
         """Turn retries, recovery rungs, approvals and waits into span events; never raises."""
@@ -266,6 +298,9 @@ class TracingInterceptor:
         )
 
 
+_AttemptState = tuple[Span, Token[otel_context.Context], str, str]
+"""An attempt's span, the context token that made it current, its execution and step."""
+
 _WATCHED = frozenset(
     {
         "execution_started",
@@ -348,9 +383,9 @@ class _ExecutionSpan:
 
 
 class _AttemptSpan:
-    """One attempt's span, current while its agent runs; a failed one waits for its decision."""
+    """`TracingInterceptor.step_attempt`: its `AttemptHooks` as a context manager."""
 
-    __slots__ = ("_agent", "_attempt", "_eid", "_interceptor", "_sid", "_span", "_token")
+    __slots__ = ("_agent", "_attempt", "_eid", "_interceptor", "_sid", "_state")
 
     def __init__(
         self,
@@ -367,20 +402,10 @@ class _AttemptSpan:
         self._attempt = attempt
 
     async def __aenter__(self) -> Span:
-        interceptor = self._interceptor
-        name = f"step {self._sid}"
-        attributes: dict[str, AttributeValue] = {
-            "baton.step_id": self._sid,
-            "baton.agent": self._agent,
-            "baton.attempt": self._attempt,
-        }
-        recorder = interceptor.recorder
-        span = recorder.start(name, attributes) if recorder is not None else None
-        if span is None:  # no recorder, or no sampled execution span to hang it on
-            span = interceptor.tracer.start_span(name, attributes=attributes)
-        self._span = span
-        self._token = otel_context.attach(trace.set_span_in_context(span))
-        return span
+        self._state = self._interceptor.enter_attempt(
+            self._eid, self._sid, self._agent, self._attempt
+        )
+        return self._state[0]
 
     async def __aexit__(
         self,
@@ -388,17 +413,7 @@ class _AttemptSpan:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        otel_context.detach(self._token)
-        if exc is None:
-            self._span.end()
-            return
-        ended = time.time_ns()
-        interceptor = self._interceptor
-        try:
-            interceptor._record_error(self._span, exc)  # pyright: ignore[reportPrivateUsage]
-        finally:
-            failed = interceptor._failed  # pyright: ignore[reportPrivateUsage]
-            failed.setdefault(self._eid, {})[self._sid] = (self._span, ended)
+        self._interceptor.exit_attempt(self._state, exc)
 
 
 # --- planning and model calls ---------------------------------------------------------------
@@ -603,13 +618,13 @@ def setup_tracing(
         return Tracing(tracer=NoOpTracer())
     env = os.environ
     redactor = Redactor(secrets)
-    provider = TracerProvider(resource=_resource(env), shutdown_on_exit=False)
+    provider = TracerProvider(resource=service_resource(env), shutdown_on_exit=False)
     # The recorder hands its spans to the same processors as the provider.
-    shared = SynchronousMultiSpanProcessor()
+    shared: list[SpanProcessor] = []
 
     def add(processor: SpanProcessor) -> None:
         provider.add_span_processor(processor)
-        shared.add_span_processor(processor)
+        shared.append(processor)
 
     kept = traces if settings.trace_db else None
     if kept is not None:
@@ -643,7 +658,12 @@ def setup_tracing(
     return tracing
 
 
-def _resource(env: Mapping[str, str]) -> Resource:
+def service_resource(env: Mapping[str, str]) -> Resource:
+    """The OpenTelemetry resource of baton's traces and metrics.
+
+    ``service.name`` (unless ``OTEL_SERVICE_NAME`` says) and ``service.version``, plus what
+    ``OTEL_RESOURCE_ATTRIBUTES`` adds.
+    """
     attributes: dict[str, str] = {}
     with contextlib.suppress(PackageNotFoundError):  # a source tree that is not installed
         attributes["service.version"] = version("baton")

@@ -21,9 +21,11 @@ flush in a worker thread. A batch exported on the loop's own thread (someone cal
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import anyio.from_thread
@@ -87,8 +89,8 @@ class SpanOwners(SpanProcessor):
         if isinstance(execution_id, str) and isinstance(workspace_id, str):
             owners[span_id] = (execution_id, workspace_id)
 
-    def on_end(self, span: ReadableSpan) -> None:
-        """Nothing to do: the exporter takes the owner."""
+    # No ``on_end``: the exporter takes the owner (and the SDK's no-op is skipped by the
+    # span recorder, which calls only the methods a processor overrides).
 
     def shutdown(self) -> None:
         """Nothing to do: the exporter, shut down after this, still needs the owners."""
@@ -106,40 +108,55 @@ def span_record(span: ReadableSpan, owner: Owner, hexes: Hexes | None = None) ->
     """A finished span as the trace store keeps it (None for a span without a context).
 
     `hexes` caches hex forms across a batch, whose spans share a few traces and parents.
+    This runs once per span kept (on the exporter's thread, which holds the GIL meanwhile),
+    so the common case is read directly: a span context is a tuple, and most spans are
+    internal with an unset status.
     """
     context = span.get_span_context()
     if context is None:
         return None
     traces, parents = ({}, {}) if hexes is None else hexes
-    if (trace_id := traces.get(context.trace_id)) is None:
-        trace_id = traces[context.trace_id] = f"{context.trace_id:032x}"
+    trace_int, span_int = context[0], context[1]
+    if (trace_id := traces.get(trace_int)) is None:
+        trace_id = traces[trace_int] = f"{trace_int:032x}"
     parent = span.parent
     parent_id: str | None = None
-    if parent is not None and (parent_id := parents.get(parent.span_id)) is None:
-        parent_id = parents[parent.span_id] = f"{parent.span_id:016x}"
+    if parent is not None:
+        parent_int = parent[1]
+        if (parent_id := parents.get(parent_int)) is None:
+            parent_id = parents[parent_int] = f"{parent_int:016x}"
     status = span.status
+    code = status.status_code
+    kind = span.kind
+    events = span.events
     start = span.start_time or 0
     return SpanRecord(
         trace_id=trace_id,
-        span_id=f"{context.span_id:016x}",
+        span_id=f"{span_int:016x}",
         parent_span_id=parent_id,
         execution_id=owner[0],
         workspace_id=owner[1],
         name=span.name,
-        kind=_KINDS.get(span.kind, "internal"),
+        kind="internal" if kind is SpanKind.INTERNAL else _KINDS.get(kind, "internal"),
         start_ns=start,
         end_ns=span.end_time or start,
-        status=_STATUSES.get(status.status_code, "unset"),
+        status="unset" if code is StatusCode.UNSET else _STATUSES.get(code, "unset"),
         status_message=status.description,
         attributes=_plain(span.attributes),
-        events=tuple(_event(e) for e in span.events) if span.events else (),
+        events=tuple(map(_event, events)) if events else (),
     )
 
 
-def _plain(attributes: Any) -> dict[str, Any]:
+def _plain(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     if not attributes:
         return {}
-    plain: dict[str, Any] = dict(attributes)
+    copied: object = None
+    if isinstance(attributes, MappingProxyType):
+        # A proxy of a dict (a FastSpan's) copies in C; one of the SDK's BoundedAttributes
+        # (which has no copy()) is read item by item.
+        with contextlib.suppress(AttributeError):
+            copied = attributes.copy()
+    plain: dict[str, Any] = copied if type(copied) is dict else dict(attributes)  # pyright: ignore[reportUnknownVariableType]
     for key, value in plain.items():
         if type(value) is tuple:  # a sequence attribute: JSON has lists
             plain[key] = list(value)  # pyright: ignore[reportUnknownArgumentType]

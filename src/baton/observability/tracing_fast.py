@@ -5,8 +5,10 @@ bounded containers per span): as much as a whole no-op step. The executor makes 
 per step attempt and one per group commit, so those two are made here instead, by a
 `SpanRecorder`: a `FastSpan` is a complete, recording OpenTelemetry span (it can be made
 current, agents may set attributes and add events on it) whose parent is the current span;
-when it ends it becomes a standard `ReadableSpan` handed to the same span processors as
-every other span (batch exporters to the database and OTLP, test exporters).
+it is a `ReadableSpan` too, so when it ends it is handed as it is to the same span
+processors as every other span (batch exporters to the database and OTLP, test
+exporters). Processors whose ``on_start`` or ``on_end`` is the SDK's no-op (a batch
+processor's start, the owners' end) are not called at all.
 
 What it leaves out, by design: the sampler (a child takes its sampled parent's decision, as
 the default parent-based sampler would; under a parent that is not sampled, or no parent,
@@ -26,13 +28,15 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util.types import Attributes, AttributeValue
 
 __all__ = ["FastSpan", "SpanRecorder"]
 
 _PRIMITIVES = (str, bool, int, float)
 _UNSET = Status(StatusCode.UNSET)
+_SAMPLED = TraceFlags.SAMPLED
+_new_context: Callable[[type[SpanContext], tuple[object, ...]], SpanContext] = tuple.__new__  # pyright: ignore[reportUnknownMemberType, reportAssignmentType, reportUnknownVariableType]
 _time_ns = time.time_ns
 
 
@@ -50,23 +54,31 @@ class SpanRecorder:
 
     def __init__(
         self,
-        processor: SpanProcessor,
+        processors: Sequence[SpanProcessor],
         *,
         resource: Resource,
         id_generator: IdGenerator,
         scope: InstrumentationScope,
         redact: Callable[[str], str],
     ) -> None:
-        """Record spans into `processor` (the same processors as the provider's).
+        """Record spans into `processors` (the same ones as the provider's, in its order).
 
         Args:
-            processor: Gets ``on_start`` and ``on_end`` of each span.
+            processors: Get ``on_start`` and ``on_end`` of each span (where they do
+                something: a method the processor does not override is not called).
             resource: The provider's resource.
             id_generator: The provider's id generator.
             scope: The instrumentation scope of the spans.
             redact: Masks secrets in recorded exception messages.
         """
-        self.processor = processor
+        self.on_start = tuple(
+            p.on_start for p in processors if type(p).on_start is not SpanProcessor.on_start
+        )
+        """The processors' ``on_start`` that do something."""
+        self.on_end = tuple(
+            p.on_end for p in processors if type(p).on_end is not SpanProcessor.on_end
+        )
+        """The processors' ``on_end`` that do something."""
         self.resource = resource
         self.id_generator = id_generator
         self.scope = scope
@@ -88,35 +100,42 @@ class SpanRecorder:
         if parent is None:
             parent = trace.get_current_span()
         parent_context = parent.get_span_context()
-        if not parent_context.trace_flags.sampled or not parent_context.is_valid:
+        # A SpanContext is a tuple: unpacked at once rather than through six properties.
+        trace_id, _, _, flags, state, valid = parent_context
+        if not (valid and flags & _SAMPLED):
             return None
-        context = SpanContext(
-            parent_context.trace_id,
-            self.id_generator.generate_span_id(),
-            False,
-            parent_context.trace_flags,
-            parent_context.trace_state,
-        )
+        # Made as `SpanContext.__new__` makes it, less its validity check: the ids are valid
+        # (the parent's, and a generator's, which never gives the invalid span id 0).
+        span_id = self.id_generator.generate_span_id()
+        context = _new_context(SpanContext, (trace_id, span_id, False, flags, state, True))
         span = FastSpan(self, name, context, parent_context, attributes, kind, start_time)
-        self.processor.on_start(span)  # pyright: ignore[reportArgumentType]
+        for on_start in self.on_start:
+            on_start(span)  # pyright: ignore[reportArgumentType]  # a Span in all but type
         return span
 
 
-class FastSpan(trace.Span):
-    """A recording span without the SDK's per-span machinery (see the module docstring)."""
+class FastSpan(trace.Span, ReadableSpan):
+    """A recording span without the SDK's per-span machinery (see the module docstring).
+
+    Its fields have `ReadableSpan`'s names, so that the SDK's exporters (and
+    ``ReadableSpan.to_json``) read it as they read any finished span.
+    """
 
     __slots__ = (
         "_attributes",
         "_context",
-        "_end",
+        "_end_time",
         "_events",
         "_kind",
         "_name",
         "_parent",
         "_recorder",
-        "_start",
+        "_start_time",
         "_status",
     )
+
+    _links: Sequence[trace.Link] = ()
+    _instrumentation_info = None
 
     def __init__(
         self,
@@ -135,10 +154,10 @@ class FastSpan(trace.Span):
         self._parent = parent
         self._attributes = attributes
         self._kind = kind
-        self._events: list[Event] | None = None
+        self._events: Sequence[Event] = ()  # a list once there is one
         self._status = _UNSET
-        self._start = _time_ns() if start_time is None else start_time
-        self._end: int | None = None
+        self._start_time = _time_ns() if start_time is None else start_time
+        self._end_time: int | None = None
 
     # -- what span processors read at start (as on the SDK's spans) ---------------------------
 
@@ -170,7 +189,45 @@ class FastSpan(trace.Span):
     @property
     def start_time(self) -> int:
         """When it started, in ns since the epoch."""
-        return self._start
+        return self._start_time
+
+    @property
+    def end_time(self) -> int | None:
+        """When it ended (None while it runs)."""
+        return self._end_time
+
+    @property
+    def status(self) -> Status:
+        """Its status (unset unless something set it)."""
+        return self._status
+
+    @property
+    def events(self) -> Sequence[Event]:
+        """Its events so far."""
+        return tuple(self._events)
+
+    @property
+    def links(self) -> Sequence[trace.Link]:
+        """Links are not kept."""
+        return ()
+
+    @property
+    def _resource(self) -> Resource:  # what ReadableSpan's methods read
+        return self._recorder.resource
+
+    @property
+    def resource(self) -> Resource:
+        """The provider's resource."""
+        return self._recorder.resource
+
+    @property
+    def _instrumentation_scope(self) -> InstrumentationScope:
+        return self._recorder.scope
+
+    @property
+    def instrumentation_scope(self) -> InstrumentationScope:
+        """The instrumentation scope (the recorder's)."""
+        return self._recorder.scope
 
     # -- the Span API -------------------------------------------------------------------------
 
@@ -180,11 +237,11 @@ class FastSpan(trace.Span):
 
     def is_recording(self) -> bool:
         """True until it ends."""
-        return self._end is None
+        return self._end_time is None
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
         """Set one attribute (values that are not valid attribute values are dropped)."""
-        if self._end is None and _valid(value):
+        if self._end_time is None and _valid(value):
             self._attributes[key] = value
 
     def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
@@ -196,23 +253,24 @@ class FastSpan(trace.Span):
         self, name: str, attributes: Attributes = None, timestamp: int | None = None
     ) -> None:
         """Add an event (now, unless `timestamp` says when)."""
-        if self._end is not None:
+        if self._end_time is not None:
             return
-        if self._events is None:
-            self._events = []
-        self._events.append(Event(name, attributes, _time_ns() if timestamp is None else timestamp))
+        events = self._events
+        if not isinstance(events, list):
+            events = self._events = list[Event]()
+        events.append(Event(name, attributes, _time_ns() if timestamp is None else timestamp))
 
     def add_link(self, context: SpanContext, attributes: Attributes = None) -> None:
         """Links are not kept."""
 
     def update_name(self, name: str) -> None:
         """Rename the span."""
-        if self._end is None:
+        if self._end_time is None:
             self._name = name
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
         """Set the status (an OK status is final, as in the SDK)."""
-        if self._end is not None or self._status.status_code is StatusCode.OK:
+        if self._end_time is not None or self._status.status_code is StatusCode.OK:
             return
         if isinstance(status, StatusCode):
             status = Status(status, description)
@@ -238,23 +296,9 @@ class FastSpan(trace.Span):
         self.add_event("exception", event, timestamp)
 
     def end(self, end_time: int | None = None) -> None:
-        """End it now (or at `end_time`) and hand it to the span processors."""
-        if self._end is not None:
+        """End it now (or at `end_time`) and hand it, finished, to the span processors."""
+        if self._end_time is not None:
             return
-        self._end = end = _time_ns() if end_time is None else end_time
-        recorder = self._recorder
-        recorder.processor.on_end(
-            ReadableSpan(
-                name=self._name,
-                context=self._context,
-                parent=self._parent,
-                resource=recorder.resource,
-                attributes=self._attributes,
-                events=tuple(self._events) if self._events else (),
-                kind=self._kind,
-                status=self._status,
-                start_time=self._start,
-                end_time=end,
-                instrumentation_scope=recorder.scope,
-            )
-        )
+        self._end_time = _time_ns() if end_time is None else end_time
+        for on_end in self._recorder.on_end:
+            on_end(self)

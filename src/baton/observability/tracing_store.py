@@ -115,8 +115,24 @@ class TracedExecutionStore(DelegatingExecutionStore):
         await self._traced("create_execution", self.inner.create_execution(execution, steps))
 
     async def append(self, events: Sequence[RunEvent]) -> list[StoredEvent]:
-        """Append (commit) a batch of events: one span per group commit."""
-        return await self._traced("append", self.inner.append(events), len(events))
+        """Append (commit) a batch of events: one span per group commit.
+
+        `_traced` written out: this runs once per commit, and a coroutine less is a tenth of
+        what the check costs.
+        """
+        parent = _get_current_span()
+        if not parent.is_recording():
+            return await self.inner.append(events)
+        start = _time_ns()
+        try:
+            stored = await self.inner.append(events)
+        except BaseException as exc:
+            self._record(parent, "append", len(events), (start, _time_ns()), exc)
+            raise
+        end = _time_ns()
+        if end - start >= self._min_ns:
+            self._record(parent, "append", len(events), (start, end), None)
+        return stored
 
     async def acquire_lease(
         self, execution_id: str, owner: str, ttl_s: float, *, take_from: str | None = None

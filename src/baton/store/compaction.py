@@ -7,12 +7,24 @@ from collections.abc import Sequence
 from typing import Any
 
 from baton.errors import UsageError
-from baton.events import EVENT_ADAPTER
+from baton.events import EVENT_ADAPTER, RunEvent, StepSucceeded
 from baton.store.records import ExecutionRecord, StepRecord, StoredEvent
 
-RECOVERY_KINDS = frozenset({"step_retrying", "step_recovery", "step_in_doubt", "step_reset"})
-"""Events that show the recovery ladder at work: kept in a compacted log's snapshot, since
-`baton executions show` lists them."""
+RECOVERY_KINDS = frozenset(
+    {"step_retrying", "step_recovery", "step_in_doubt", "step_reset", "plan_revised"}
+)
+"""Events that show the recovery ladder at work (a replan included): kept in a compacted
+log's snapshot, since `baton executions show` lists them."""
+
+
+def is_cache_hit(event: RunEvent) -> bool:
+    """Whether `event` is a step the smart cache answered (`baton executions show` marks it)."""
+    return isinstance(event, StepSucceeded) and event.cached
+
+
+def shown_in_show(event: RunEvent) -> bool:
+    """Whether `baton executions show` needs `event`: a recovery rung, or a cache hit."""
+    return event.kind in RECOVERY_KINDS or is_cache_hit(event)
 
 
 def recovery_events(events: Sequence[StoredEvent]) -> list[dict[str, Any]]:
@@ -20,7 +32,7 @@ def recovery_events(events: Sequence[StoredEvent]) -> list[dict[str, Any]]:
     return [
         {"seq": e.seq, "event": EVENT_ADAPTER.dump_python(e.event, mode="json")}
         for e in events
-        if e.event.kind in RECOVERY_KINDS
+        if shown_in_show(e.event)
     ]
 
 

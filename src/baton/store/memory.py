@@ -8,7 +8,14 @@ from datetime import timedelta
 from typing import Any
 
 from baton.errors import NotFoundError
-from baton.events import ExecutionStatus, RunEvent, StepEvent, StepStatus, utcnow
+from baton.events import (
+    ExecutionStatus,
+    PlanRevised,
+    RunEvent,
+    StepEvent,
+    StepStatus,
+    utcnow,
+)
 from baton.store.compaction import check_compactable, snapshot
 from baton.store.records import (
     AgentHistory,
@@ -17,7 +24,7 @@ from baton.store.records import (
     StepRecord,
     StoredEvent,
 )
-from baton.store.transitions import execution_update, step_update
+from baton.store.transitions import execution_update, revised_steps, step_update
 
 
 class MemoryExecutionStore:
@@ -43,19 +50,12 @@ class MemoryExecutionStore:
         if execution.id in self._executions:
             raise ValueError(f"execution {execution.id} already exists")
         self._executions[execution.id] = execution
-        self._steps[execution.id] = {
-            s.step_id: {f.name: getattr(s, f.name) for f in dataclasses.fields(s)} for s in steps
-        }
+        self._steps[execution.id] = {s.step_id: _columns(s) for s in steps}
         self._events[execution.id] = []
 
     async def append(self, events: Sequence[RunEvent]) -> list[StoredEvent]:
         """Append events and apply their transitions."""
-        # Check everything first so that a bad batch changes nothing (as a rollback would).
-        for e in events:
-            if e.execution_id not in self._executions:
-                raise NotFoundError(f"execution {e.execution_id!r} not found")
-            if isinstance(e, StepEvent) and e.step_id not in self._steps[e.execution_id]:
-                raise NotFoundError(f"step {e.step_id!r} not found in {e.execution_id!r}")
+        self._check(events)
         stored: list[StoredEvent] = []
         for e in events:
             cols = step_update(e)
@@ -66,10 +66,46 @@ class MemoryExecutionStore:
                 if cols is not None:
                     ex = self._executions[e.execution_id]
                     self._executions[e.execution_id] = dataclasses.replace(ex, **cols)
+                if isinstance(e, PlanRevised):
+                    self._revise_steps(e)
             log = self._events[e.execution_id]
             log.append((log[-1][0] + 1 if log else 1, e))
             stored.append(StoredEvent(seq=log[-1][0], event=e))
         return stored
+
+    def _check(self, events: Sequence[RunEvent]) -> None:
+        """Check a whole batch first so that a bad one changes nothing (as a rollback would).
+
+        Step ids are followed through the batch: a revision adds and removes steps.
+        """
+        # Step ids a revision earlier in the batch made (True) or unmade (False), per execution.
+        revised: dict[str, dict[str, bool]] = {}
+        for e in events:
+            if e.execution_id not in self._executions:
+                raise NotFoundError(f"execution {e.execution_id!r} not found")
+            if isinstance(e, PlanRevised):
+                made = revised.setdefault(e.execution_id, {})
+                made.update(dict.fromkeys(e.removed, False))
+                made.update(dict.fromkeys(e.added, True))
+            elif isinstance(e, StepEvent):
+                sid = e.step_id
+                made = revised.get(e.execution_id)
+                known = made.get(sid) if made else None
+                if known is None:
+                    known = sid in self._steps[e.execution_id]
+                if not known:
+                    raise NotFoundError(f"step {sid!r} not found in {e.execution_id!r}")
+
+    def _revise_steps(self, event: PlanRevised) -> None:
+        rows = self._steps[event.execution_id]
+        change = revised_steps(event)
+        for sid in change.dropped:
+            rows.pop(sid, None)
+        for record in change.fresh:
+            rows[record.step_id] = _columns(record)
+        for sid, position in change.positions.items():
+            if sid in rows:
+                rows[sid]["position"] = position
 
     async def get_execution(self, execution_id: str) -> ExecutionRecord:
         """The execution, or `NotFoundError`."""
@@ -221,3 +257,7 @@ class MemoryExecutionStore:
 
     async def close(self) -> None:
         """Nothing to release."""
+
+
+def _columns(step: StepRecord) -> dict[str, Any]:
+    return {f.name: getattr(step, f.name) for f in dataclasses.fields(step)}

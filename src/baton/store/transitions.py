@@ -1,11 +1,16 @@
 """How transition events change rows. Shared by every store so that they agree exactly.
 
 Each function maps one event to the column values it sets; a store merges the updates of a
-batch per row (in order) and writes them with the events, in one transaction.
+batch per row (in order) and writes them with the events, in one transaction. A `PlanRevised`
+event also changes which step rows exist (`revised_steps`); a store applies a batch in
+segments that end at each revision (`split_at_revisions`), so that the rows are right for the
+events on either side of it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from baton.events import (
@@ -14,6 +19,7 @@ from baton.events import (
     ExecutionStarted,
     ExecutionStatus,
     ExecutionWaiting,
+    PlanRevised,
     RunEvent,
     StepCancelled,
     StepFailed,
@@ -25,6 +31,7 @@ from baton.events import (
     StepStatus,
     StepSucceeded,
 )
+from baton.store.records import StepRecord
 
 
 def step_update(event: RunEvent) -> dict[str, Any] | None:
@@ -95,6 +102,8 @@ def execution_update(event: RunEvent) -> dict[str, Any] | None:
             return {"status": ExecutionStatus.WAITING, "error": event.reason}
         case ExecutionFinished():
             return {"status": event.status, "finished_at": event.at, "error": event.error}
+        case PlanRevised():
+            return {"plan": event.plan}
         case _:
             return None
 
@@ -115,3 +124,53 @@ def merge_updates(
         if eu is not None:
             executions.setdefault(event.execution_id, {}).update(eu)
     return steps, executions
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RevisedSteps:
+    """How a `PlanRevised` event changes an execution's step rows."""
+
+    dropped: frozenset[str]
+    """Rows to delete: the removed steps, and the added ones (re-created fresh)."""
+    fresh: tuple[StepRecord, ...]
+    """Rows to insert: one pending row per added step."""
+    positions: dict[str, int]
+    """Every step of the new plan and its index there (kept rows move to it)."""
+
+
+def revised_steps(event: PlanRevised) -> RevisedSteps:
+    """The step rows `event` deletes, inserts and moves."""
+    steps: list[dict[str, Any]] = event.plan.get("steps", [])
+    positions = {str(s["id"]): i for i, s in enumerate(steps)}
+    added = set(event.added)
+    fresh = tuple(
+        StepRecord(
+            execution_id=event.execution_id,
+            step_id=str(s["id"]),
+            agent=str(s["agent"]),
+            position=positions[str(s["id"])],
+        )
+        for s in steps
+        if s["id"] in added
+    )
+    return RevisedSteps(dropped=frozenset(event.removed) | added, fresh=fresh, positions=positions)
+
+
+def split_at_revisions(
+    events: Sequence[RunEvent],
+) -> list[tuple[list[RunEvent], PlanRevised | None]]:
+    """Cut a batch after each `PlanRevised`: (events, the revision ending them or None).
+
+    A store applies each segment's merged updates, then its revision, in order. A batch
+    without a revision (nearly all of them) is one segment.
+    """
+    segments: list[tuple[list[RunEvent], PlanRevised | None]] = []
+    current: list[RunEvent] = []
+    for event in events:
+        current.append(event)
+        if isinstance(event, PlanRevised):
+            segments.append((current, event))
+            current = []
+    if current or not segments:
+        segments.append((current, None))
+    return segments

@@ -46,7 +46,7 @@ SAMPLE = (
 )
 async def test_extract_kinds(by_name: dict[str, Agent], kind: str, matches: list[str]) -> None:
     out = await call(by_name["text.extract"], text=SAMPLE, kind=kind)
-    assert out == {"matches": matches, "count": len(matches)}
+    assert out == {"matches": matches, "count": len(matches), "engine": "offline"}
 
 
 async def test_extract_regex_returns_first_group(by_name: dict[str, Agent]) -> None:
@@ -161,7 +161,7 @@ async def test_summarize_agent(by_name: dict[str, Agent]) -> None:
     assert out["summary"] == " ".join(out["sentences"])
     assert "cafeteria" not in out["summary"]
     short = await call(by_name["text.summarize"], text="Just one.", max_sentences=3)
-    assert short == {"summary": "Just one.", "sentences": ["Just one."]}
+    assert short == {"summary": "Just one.", "sentences": ["Just one."], "engine": "offline"}
 
 
 NOW = ExtractionContext(now=datetime(2026, 1, 5, tzinfo=UTC))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from baton.llm.protocol import TextModel
 from baton.store.calendar import CalendarStore
 
 
@@ -32,6 +33,8 @@ class AgentResources:
     """The user's IANA time zone (for dates in requests and working hours)."""
     http: HttpLimits = field(default_factory=HttpLimits)
     """Bounds for the `http` agent."""
+    model: TextModel | None = None
+    """The configured language model; the `text` agents use it, or work offline without."""
 
     @property
     def outbox(self) -> Path:

@@ -1,4 +1,9 @@
-"""Text agents: extract values, transform, fill templates, summarize. Pure CPU, no I/O."""
+"""Text agents: extract values, transform, fill templates, summarize, classify.
+
+`text.summarize`, `text.extract` and `text.classify` use the configured language model when
+there is one (`AgentResources.model`) and work offline otherwise; the output's `engine` says
+which ran. `text.transform` and `text.template` are always offline: they must be exact.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from baton.agents.builtin._summarize import summarize
+from baton.agents.builtin._text_model import (
+    OFFLINE,
+    engine_of,
+    extract_with,
+    load_prompts,
+    log_engine,
+    scope_for,
+    summarize_with,
+)
 from baton.agents.builtin.resources import AgentResources
+from baton.agents.builtin.text_classify import classify_agent
 from baton.agents.decorator import agent
 from baton.agents.parsing.text import (
     EMAIL_RE,
@@ -23,7 +38,7 @@ from baton.agents.parsing.text import (
     mask,
     refers_to_previous,
 )
-from baton.agents.protocol import Agent, Extraction, ExtractionContext, Risk
+from baton.agents.protocol import Agent, AgentContext, Extraction, ExtractionContext, Risk
 from baton.errors import AgentInputError
 
 _TAGS = ("builtin", "text")
@@ -74,6 +89,7 @@ class ExtractOutput(BaseModel):
 
     matches: list[str] = Field(description="Matches in order (emails and URLs without repeats).")
     count: int = Field(description="Number of matches.")
+    engine: str = Field(description="What found them: `offline` or `model:<provider>/<model>`.")
 
 
 class TransformInput(BaseModel):
@@ -118,6 +134,7 @@ class SummarizeOutput(BaseModel):
 
     summary: str = Field(description="The kept sentences joined into one text.")
     sentences: list[str] = Field(description="The kept sentences, in their original order.")
+    engine: str = Field(description="What wrote it: `offline` or `model:<provider>/<model>`.")
 
 
 # --- extract -------------------------------------------------------------------------------
@@ -354,7 +371,12 @@ def extract_summarize(clause: str, ctx: ExtractionContext) -> Extraction:
 
 
 def agents(resources: AgentResources) -> list[Agent]:
-    """The text agents (they need no resources)."""
+    """The text agents; summarize, extract and classify use `resources.model` if set."""
+    model = resources.model
+    engine = engine_of(model)
+    prompts = load_prompts() if model is not None else {}
+    # A model's answer is not a function of the inputs alone: do not cache it.
+    offline = model is None
 
     @agent(
         "text.extract",
@@ -362,7 +384,7 @@ def agents(resources: AgentResources) -> list[Agent]:
             "Extract email addresses, URLs, numbers, dates or regular-expression matches from text."
         ),
         risk=Risk.READ,
-        cacheable=True,
+        cacheable=offline,
         examples=(
             "extract the email addresses from it",
             "find all the links in the page",
@@ -373,9 +395,20 @@ def agents(resources: AgentResources) -> list[Agent]:
         tags=_TAGS,
         extract=extract_extract,
     )
-    async def extract(inputs: ExtractInput) -> ExtractOutput:
-        matches = extract_matches(inputs)
-        return ExtractOutput(matches=matches, count=len(matches))
+    async def extract(inputs: ExtractInput, ctx: AgentContext) -> ExtractOutput:
+        # A regular expression means exactly what it says: no model second-guesses it.
+        if model is None or inputs.kind == "regex":
+            log_engine(ctx, "extract", OFFLINE, None)
+            matches = extract_matches(inputs)
+            return ExtractOutput(matches=matches, count=len(matches), engine=OFFLINE)
+        prompt = prompts["extract"]
+        log_engine(ctx, "extract", engine, prompt)
+        found = await extract_with(
+            model, prompt, text=inputs.text, kind=inputs.kind, scope=scope_for(ctx)
+        )
+        if inputs.kind in ("emails", "urls"):  # as offline: each address once
+            found = list(dict.fromkeys(found))
+        return ExtractOutput(matches=found, count=len(found), engine=engine)
 
     @agent(
         "text.transform",
@@ -417,11 +450,11 @@ def agents(resources: AgentResources) -> list[Agent]:
     @agent(
         "text.summarize",
         description=(
-            "Summarize text by picking its most representative sentences (extractive, "
-            "no language model)."
+            "Summarize text in a few sentences (with the configured language model, or "
+            "offline by picking its most representative sentences)."
         ),
         risk=Risk.READ,
-        cacheable=True,
+        cacheable=offline,
         examples=(
             "summarize it in 2 sentences",
             "summarize the text",
@@ -432,8 +465,21 @@ def agents(resources: AgentResources) -> list[Agent]:
         tags=_TAGS,
         extract=extract_summarize,
     )
-    async def summarize_text(inputs: SummarizeInput) -> SummarizeOutput:
-        kept = summarize(inputs.text, inputs.max_sentences)
-        return SummarizeOutput(summary=" ".join(kept), sentences=kept)
+    async def summarize_text(inputs: SummarizeInput, ctx: AgentContext) -> SummarizeOutput:
+        if model is None:
+            log_engine(ctx, "summarize", OFFLINE, None)
+            kept = summarize(inputs.text, inputs.max_sentences)
+        else:
+            prompt = prompts["summarize"]
+            log_engine(ctx, "summarize", engine, prompt)
+            kept = await summarize_with(
+                model,
+                prompt,
+                text=inputs.text,
+                max_sentences=inputs.max_sentences,
+                scope=scope_for(ctx),
+            )
+        return SummarizeOutput(summary=" ".join(kept), sentences=kept, engine=engine)
 
-    return [extract, transform_text, template, summarize_text]
+    classify = classify_agent(model, prompts.get("classify"), tags=_TAGS)
+    return [extract, transform_text, template, summarize_text, classify]

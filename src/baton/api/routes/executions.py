@@ -18,6 +18,7 @@ from baton.api.convert import (
 from baton.api.problems import INVALID_REQUEST, ApiProblem
 from baton.core.plan import Plan
 from baton.core.plan_loader import plan_from_data
+from baton.core.spending import budget_of, with_budget
 from baton.core.validation import validate_plan
 from baton.enterprise.roles import Permission
 from baton.enterprise.tenancy import Principal
@@ -88,13 +89,15 @@ async def orchestrate(
             hint="with both, the plan runs and the request is recorded with it",
         )
     baton = services.baton
+    budget = budget_of(body.max_tokens, body.max_cost_usd, names=("max_tokens", "max_cost_usd"))
     plan: Plan
     if body.plan is not None:
         plan = plan_from_data(body.plan, source="request body")
         validate_plan(plan, baton.registry)
     else:
         assert body.request is not None
-        plan = await baton.plan(body.request)
+        plan = await baton.plan(body.request, budget=budget)
+    plan = with_budget(plan, budget)
     if body.dry_run:
         response.status_code = status.HTTP_200_OK
         return OrchestrateOut(preview=preview_out(plan, baton.registry))
@@ -129,8 +132,9 @@ async def list_executions(
 async def get_execution(
     execution_id: str, services: Services, principal: Reader
 ) -> ExecutionDetail:
-    """The execution (404 if it is not in the caller's workspace)."""
-    return execution_detail(await scoped(services, principal).get(execution_id))
+    """The execution, its plan's version and model usage (404 if not in the workspace)."""
+    record = await scoped(services, principal).get(execution_id)
+    return execution_detail(record, await services.baton.usage(record.id))
 
 
 @router.get(

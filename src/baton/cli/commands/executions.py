@@ -10,13 +10,14 @@ from rich.text import Text
 
 from baton.app import Baton
 from baton.cli import remote
-from baton.cli.serialize import emit_json, event_json, execution_json, step_json
+from baton.cli.serialize import emit_json, event_json, execution_json, step_json, usage_json
 from baton.cli.session import state_of
 from baton.cli.tables import events_table, execution_view, executions_table
 from baton.client import BatonClient
+from baton.core.spending import ExecutionUsage
 from baton.errors import UsageError
 from baton.events import ExecutionStatus, utcnow
-from baton.store.compaction import RECOVERY_KINDS, recovery_from_snapshot
+from baton.store.compaction import is_cache_hit, recovery_from_snapshot, shown_in_show
 from baton.store.records import Checkpoint, ExecutionRecord, StepRecord, StoredEvent
 
 app = typer.Typer(help="Inspect executions.", no_args_is_help=True)
@@ -56,38 +57,44 @@ def list_executions(
 def show_execution(
     ctx: typer.Context, execution_id: IdArgument, as_json: JsonOption = False
 ) -> None:
-    """An execution and its steps: status, attempts, duration, error."""
+    """An execution and its steps: status, attempts, duration, error, model tokens and cost."""
     state = state_of(ctx)
 
-    async def work(b: Baton) -> tuple[ExecutionRecord, list[StepRecord], list[StoredEvent]]:
+    async def work(
+        b: Baton,
+    ) -> tuple[ExecutionRecord, list[StepRecord], list[StoredEvent], ExecutionUsage]:
         checkpoint = await b.store.checkpoint(execution_id)
         if checkpoint is not None:  # compacted: the snapshot kept the rungs
             recovery = recovery_from_snapshot(checkpoint.snapshot)
         else:
             events = await b.store.events(execution_id)
-            recovery = [e for e in events if e.event.kind in RECOVERY_KINDS]
+            recovery = [e for e in events if shown_in_show(e.event)]
         return (
             await b.store.get_execution(execution_id),
             await b.store.get_steps(execution_id),
             recovery,
+            await b.usage(execution_id),
         )
 
     if state.remote:
-        record, steps, recovery = state.with_client(
+        record, steps, recovery, usage = state.with_client(
             lambda c: remote.show_execution(c, execution_id)
         )
     else:
-        record, steps, recovery = state.with_baton(work)
+        record, steps, recovery, usage = state.with_baton(work)
     if as_json:
+        cached = {getattr(e.event, "step_id", "") for e in recovery if is_cache_hit(e.event)}
         emit_json(
             {
                 **execution_json(record, with_plan=True),
-                "steps": [step_json(s) for s in steps],
-                "recovery": [event_json(e) for e in recovery],
+                "plan_version": usage.plan_version,
+                "usage": usage_json(usage),
+                "steps": [step_json(s) | {"cached": s.step_id in cached} for s in steps],
+                "recovery": [event_json(e) for e in recovery if not is_cache_hit(e.event)],
             }
         )
     else:
-        state.out.print(execution_view(record, steps, recovery))
+        state.out.print(execution_view(record, steps, recovery, usage))
 
 
 @app.command("events")

@@ -6,13 +6,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from baton.app import Baton
 from baton.cli import remote
-from baton.cli.render import estimate_text, plan_tree
+from baton.cli.render import budget_text, estimate_text, plan_tree
 from baton.cli.serialize import emit_json
 from baton.cli.session import CliState, state_of
-from baton.cli.source import PlanSource, read_source, resolve_plan
+from baton.cli.source import (
+    MaxCostOption,
+    MaxTokensOption,
+    PlanSource,
+    read_source,
+    resolve_plan,
+)
 from baton.core.estimate import Estimate, estimate
 from baton.core.plan import Plan
 
@@ -30,10 +37,15 @@ def plan(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the plan document (runs with `run --plan`).")
     ] = False,
+    max_tokens: MaxTokensOption = None,
+    max_cost: MaxCostOption = None,
 ) -> None:
-    """Plan a request without running it: the steps, the critical path, an estimate."""
+    """Plan a request without running it: the steps, the critical path, an estimate.
+
+    --max-tokens and --max-cost put a budget for model calls on the plan (see `--json`).
+    """
     state = state_of(ctx)
-    source = read_source(request, plan_file)
+    source = read_source(request, plan_file, max_tokens=max_tokens, max_cost=max_cost)
     if state.remote:
         state.with_client(lambda c: remote.plan_remote(c, state, source, as_json=as_json))
         return
@@ -45,6 +57,8 @@ def plan(
         return
     state.out.print(plan_tree(planned))
     state.out.print(estimate_text(est))
+    if planned.budget is not None:
+        state.out.print(Text.assemble(("budget: ", "bold"), budget_text(planned.budget)))
 
 
 async def _plan(

@@ -17,7 +17,13 @@ from baton.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED
 from baton.cli.live import make_view
 from baton.cli.render import plan_tree, result_view
 from baton.cli.session import CliState, state_of
-from baton.cli.source import PlanSource, read_source, resolve_plan
+from baton.cli.source import (
+    MaxCostOption,
+    MaxTokensOption,
+    PlanSource,
+    read_source,
+    resolve_plan,
+)
 from baton.client import BatonClient
 from baton.core.executor import ExecutionResult
 from baton.core.plan import Plan
@@ -42,15 +48,18 @@ def run(
         typer.Option("--plan", metavar="FILE", help="Run a JSON or YAML plan file instead."),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Run without asking.")] = False,
+    max_tokens: MaxTokensOption = None,
+    max_cost: MaxCostOption = None,
 ) -> None:
     """Plan a request (or load --plan FILE), confirm, and run it with a live view.
 
     With BATON_URL set, the server plans and runs it, and the view follows its event stream.
     Exits 0 when the execution succeeded, 1 when it failed or was cancelled, 130 on Ctrl-C
-    (running steps are cancelled and the state is saved).
+    (running steps are cancelled and the state is saved). --max-tokens and --max-cost set
+    the execution's budget for model calls, planning included.
     """
     state = state_of(ctx)
-    source = read_source(request, plan_file)
+    source = read_source(request, plan_file, max_tokens=max_tokens, max_cost=max_cost)
     progress = _Progress()
     try:
         if state.remote:

@@ -9,16 +9,18 @@ connectives, and validate the result. A request it cannot fully understand raise
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from baton.agents.registry import AgentRegistry
 from baton.core.plan import Plan, Step
-from baton.core.validation import plan_problems
+from baton.core.validation import PlanLimits, limit_problems, path_problems, plan_problems
 from baton.errors import PlanningError
 from baton.planning.offline.clauses import BASE_VERBS, split_clauses
 from baton.planning.offline.drafting import Draft, Drafter
 from baton.planning.offline.ranking import tokens
 from baton.planning.protocol import PlanningContext
+from baton.planning.revision import alternative_revision
 
 MAX_REQUEST_CHARS = 10_000
 """Longest request the offline planner accepts."""
@@ -34,15 +36,21 @@ class OfflinePlanner:
         max_request_chars: Longest request accepted.
         min_coverage: Share of a clause's words an agent must know to serve it, unless it knows
             the clause's verb and its extractor finds arguments in the clause.
+        limits: Bounds on the plans it makes (steps, fan-out, width).
     """
 
     name = "offline"
 
     def __init__(
-        self, *, max_request_chars: int = MAX_REQUEST_CHARS, min_coverage: float = MIN_COVERAGE
+        self,
+        *,
+        max_request_chars: int = MAX_REQUEST_CHARS,
+        min_coverage: float = MIN_COVERAGE,
+        limits: PlanLimits | None = None,
     ) -> None:
         self.max_request_chars = max_request_chars
         self.min_coverage = min_coverage
+        self.limits = limits or PlanLimits()
 
     async def plan(
         self, request: str, registry: AgentRegistry, *, context: PlanningContext
@@ -74,7 +82,26 @@ class OfflinePlanner:
                 not_understood=drafter.failures,
                 hint="rephrase what was not understood; `baton agents list` shows the agents",
             )
-        return _finish(request, drafter.drafts, registry)
+        return _finish(request, drafter.drafts, registry, self.limits)
+
+    async def replan(
+        self,
+        plan: Plan,
+        *,
+        finished: Mapping[str, dict[str, Any]],
+        failed: Mapping[str, str],
+        reason: str,
+        registry: AgentRegistry,
+        context: PlanningContext,
+    ) -> Plan:
+        """Revise `plan` only where it honestly can: another agent of the failed step's capability.
+
+        Raises:
+            PlanningError: no failed step has an alternative agent ("cannot replan offline").
+        """
+        return alternative_revision(
+            plan, finished=finished, failed=failed, reason=reason, registry=registry
+        )
 
     def _check_size(self, request: str) -> None:
         if not request.strip():
@@ -87,7 +114,9 @@ class OfflinePlanner:
             )
 
 
-def _finish(request: str, drafts: Sequence[Draft], registry: AgentRegistry) -> Plan:
+def _finish(
+    request: str, drafts: Sequence[Draft], registry: AgentRegistry, limits: PlanLimits
+) -> Plan:
     _order(drafts)
     steps = [
         Step(
@@ -101,8 +130,13 @@ def _finish(request: str, drafts: Sequence[Draft], registry: AgentRegistry) -> P
     ]
     plan = Plan(name=_plan_name(request), request=request, steps=steps)
     # The validator is the last word on whether a plan can run: a value an extractor returned
-    # that its own agent's schema rejects must not slip through as a plan.
-    problems = plan_problems(plan, registry)
+    # that its own agent's schema rejects must not slip through as a plan. A planned plan also
+    # stays within the plan limits and the workspace, whatever the request asked for.
+    problems = [
+        *plan_problems(plan, registry),
+        *limit_problems(plan, limits),
+        *path_problems(plan, registry),
+    ]
     if problems:
         raise PlanningError(
             "the planned steps are not valid",

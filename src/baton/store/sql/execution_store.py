@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from baton.errors import NotFoundError, StoreError
-from baton.events import EVENT_ADAPTER, ExecutionStatus, RunEvent, StepStatus, utcnow
+from baton.events import EVENT_ADAPTER, ExecutionStatus, PlanRevised, RunEvent, StepStatus, utcnow
 from baton.store.compaction import check_compactable, snapshot
 from baton.store.records import (
     AgentHistory,
@@ -45,7 +45,7 @@ from baton.store.sql.tables import (
     execution_steps,
     executions,
 )
-from baton.store.transitions import merge_updates
+from baton.store.transitions import merge_updates, revised_steps, split_at_revisions
 
 
 class SqlExecutionStore:
@@ -88,7 +88,11 @@ class SqlExecutionStore:
         batch = list(events)
         if not batch:
             return []
-        step_updates, exec_updates = merge_updates(batch)
+        # Nearly always one segment; a plan revision changes which step rows exist, so the
+        # updates before it are written first and those after it, after.
+        segments = [
+            (*merge_updates(events), revision) for events, revision in split_at_revisions(batch)
+        ]
         involved = {e.execution_id for e in batch}
         rows: list[dict[str, Any]] = [
             {
@@ -106,9 +110,12 @@ class SqlExecutionStore:
             for r in rows:
                 last[r["execution_id"]] = r["seq"] = last[r["execution_id"]] + 1
             conn.execute(_INSERT_EVENTS, rows)
-            _update_steps(conn, step_updates)
-            for ex_id, cols in exec_updates.items():
-                conn.execute(update(executions).where(executions.c.id == ex_id).values(**cols))
+            for step_updates, exec_updates, revision in segments:
+                _update_steps(conn, step_updates)
+                for ex_id, cols in exec_updates.items():
+                    conn.execute(update(executions).where(executions.c.id == ex_id).values(**cols))
+                if revision is not None:
+                    _revise_steps(conn, revision)
             return last
 
         try:
@@ -441,6 +448,26 @@ def _update_steps(conn: Connection, updates: dict[str, dict[str, Any]]) -> None:
         )
     for columns, params in groups.items():
         conn.execute(_step_update_statement(columns), params)
+
+
+def _revise_steps(conn: Connection, event: PlanRevised) -> None:
+    """Apply a plan revision to the step rows: drop, re-create fresh, and reorder."""
+    change = revised_steps(event)
+    c = execution_steps.c
+    if change.dropped:
+        conn.execute(
+            delete(execution_steps).where(
+                c.execution_id == event.execution_id, c.step_id.in_(sorted(change.dropped))
+            )
+        )
+    if change.fresh:
+        conn.execute(insert(execution_steps), [_step_row(s) for s in change.fresh])
+    moves = [
+        {"b_ex": event.execution_id, "b_step": sid, "position": position}
+        for sid, position in change.positions.items()
+    ]
+    if moves:
+        conn.execute(_step_update_statement(("position",)), moves)
 
 
 def _execution_row(e: ExecutionRecord) -> dict[str, Any]:

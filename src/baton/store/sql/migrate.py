@@ -54,6 +54,9 @@ TABLE_MODULES = (
     "baton.store.sql.traces",
     "baton.store.sql.logs",
     "baton.store.sql.alerts",
+    "baton.store.sql.model_calls",
+    "baton.store.sql.sessions",
+    "baton.store.sql.result_cache",
 )
 """Modules that define tables on the shared metadata."""
 

@@ -1,0 +1,60 @@
+"""`build_model_client`: the configured `ModelClient`, or None to plan offline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import httpx2
+
+from baton.llm.client import ModelCallObserver, ModelClient, SpanFactory
+from baton.llm.config import LlmConfig, resolve_llm_config
+from baton.llm.providers import build_model
+from baton.llm.transport import build_http_client
+from baton.settings import Settings
+
+__all__ = ["build_model_client", "client_for"]
+
+
+def client_for(
+    config: LlmConfig,
+    *,
+    observers: Sequence[ModelCallObserver] = (),
+    span: SpanFactory | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None,
+) -> ModelClient:
+    """A client for a resolved configuration.
+
+    Args:
+        config: Provider, model, retries, cassette.
+        observers: Told of every model call.
+        span: Makes a span around each model request.
+        transport: The innermost HTTP transport (default: the network).
+    """
+    http_client = build_http_client(config, wrapped=transport)
+    return ModelClient(
+        config,
+        build_model(config, http_client),
+        http_client=http_client,
+        observers=observers,
+        span=span,
+    )
+
+
+def build_model_client(
+    settings: Settings,
+    *,
+    observers: Sequence[ModelCallObserver] = (),
+    span: SpanFactory | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ModelClient | None:
+    """The client for the configured provider, or None when none is (plan offline).
+
+    Close it with `ModelClient.aclose`.
+
+    Raises:
+        ConfigError: a provider is named without its key, or the settings conflict.
+    """
+    config = resolve_llm_config(settings, environ)
+    if config is None:
+        return None
+    return client_for(config, observers=observers, span=span)
