@@ -40,6 +40,10 @@ from baton.llm.factory import build_model_client
 from baton.llm.recording import StoreObserver
 from baton.llm.usage import Budget, UsageTotals
 from baton.observability.alerts import Alerts, build_alerts
+from baton.observability.key_metrics import KeyMetrics, UsageSource, key_metrics
+from baton.observability.key_metrics_scan import scan_key_metrics
+from baton.observability.key_usage import SqlUsage
+from baton.observability.key_usage_scan import ScanUsage
 from baton.observability.logs import LogAggregator
 from baton.observability.metrics import Metrics
 from baton.observability.metrics_otel import setup_otel_metrics
@@ -296,6 +300,26 @@ class Baton:
         record = await self.store.get_execution(execution_id)
         return execution_usage(
             Plan.model_validate(record.plan), await self.model_calls.totals_by_step(execution_id)
+        )
+
+    async def key_metrics(
+        self, *, since: datetime, until: datetime, workspace_id: str | None = None
+    ) -> KeyMetrics:
+        """The six key metrics of the executions created in ``[since, until)``.
+
+        What ``baton stats`` and ``GET /api/stats`` show: aggregated in SQL, or scanned in
+        memory; token and cache usage included, cacheable agents taken from the registry.
+        """
+        cacheable = [s.name for s in self.registry.specs() if s.cacheable]
+        usage: UsageSource
+        if self.database is None:
+            usage = ScanUsage(self.store, self.model_calls, cacheable)
+            return await scan_key_metrics(
+                self.store, since=since, until=until, workspace_id=workspace_id, usage=usage
+            )
+        usage = SqlUsage(self.database, cacheable)
+        return await key_metrics(
+            self.database, since=since, until=until, workspace_id=workspace_id, usage=usage
         )
 
     async def run(

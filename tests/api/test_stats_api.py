@@ -87,3 +87,38 @@ async def test_a_window_must_be_positive(api: Api) -> None:
         for bad in ("0", "-5", "nope"):
             response = await http.get("/api/stats", params={"window_s": bad})
             assert response.status_code == 422
+
+
+async def rerun(api: Api) -> dict[str, Any]:
+    """The same plan run twice: its two text.transform steps miss, then hit the cache."""
+    async with api.client(api.admin_key) as http:
+        await run_to(http, PLAN, "succeeded")
+        await run_to(http, PLAN, "succeeded")
+        response = await http.get("/api/stats", params={"window_s": 3600})
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+    return body
+
+
+def check_rerun(body: dict[str, Any]) -> None:
+    assert body["steps"] == {"succeeded": 4, "failed": 0}
+    assert body["cache_hit_rate"] == 0.5
+    # Planned by hand and no agent called a model: zero tokens, not "unknown".
+    assert body["tokens"] == {
+        "input": 0,
+        "output": 0,
+        "total": 0,
+        "cost_usd": 0.0,
+        "calls": 0,
+        "unpriced_calls": 0,
+    }
+
+
+async def test_a_rerun_hits_the_cache_in_memory(api: Api) -> None:
+    check_rerun(await rerun(api))
+
+
+async def test_a_rerun_hits_the_cache_in_sql(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", workspace=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    async with running_api(settings, in_memory=False) as api:
+        check_rerun(await rerun(api))

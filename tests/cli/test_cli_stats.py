@@ -1,4 +1,8 @@
-"""``baton stats``: the six key metrics of a seeded SQLite database, as text and as JSON."""
+"""``baton stats``: the six key metrics of a seeded SQLite database, as text and as JSON.
+
+Step ``a`` of every execution is done by ``text.transform``, a cacheable builtin agent; ex1's
+came from the cache, and ex1's step ``a`` made one priced model call.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +23,10 @@ from baton.events import (
     StepSucceeded,
 )
 from baton.store import ExecutionRecord, StepRecord
+from baton.store.model_calls import ModelCall
 from baton.store.sql.database import open_database, sqlite_url
 from baton.store.sql.execution_store import SqlExecutionStore
+from baton.store.sql.model_calls import SqlModelCallStore
 from baton.store.sql.schema import create_schema
 
 if TYPE_CHECKING:
@@ -53,17 +59,22 @@ async def _seed(db_file: Path) -> None:
                 workspace_id=workspace,
             )
             rows = [
-                StepRecord(execution_id=ex, step_id=s, agent="echo", position=i)
+                StepRecord(execution_id=ex, step_id=s, agent=_agent(s), position=i)
                 for i, s in enumerate(steps)
             ]
             await store.create_execution(record, rows)
             end = created + timedelta(seconds=took)
             events: list[RunEvent] = [ExecutionStarted(execution_id=ex, at=created)]
             for step, ok in steps.items():
-                events.append(StepStarted(execution_id=ex, step_id=step, agent="echo", at=created))
+                events.append(
+                    StepStarted(execution_id=ex, step_id=step, agent=_agent(step), at=created)
+                )
                 if ok:
+                    cached = (ex, step) == ("ex1", "a")
                     events.append(
-                        StepSucceeded(execution_id=ex, step_id=step, started_at=created, at=end)
+                        StepSucceeded(
+                            execution_id=ex, step_id=step, started_at=created, at=end, cached=cached
+                        )
                     )
                 else:
                     events.append(
@@ -78,8 +89,23 @@ async def _seed(db_file: Path) -> None:
                     )
             events.append(ExecutionFinished(execution_id=ex, status=status, at=end))
             await store.append(events)
+        call = ModelCall(
+            provider="openai",
+            model="gpt-x",
+            purpose="agent",
+            input_tokens=120,
+            output_tokens=30,
+            cost_usd=0.0015,
+            execution_id="ex1",
+            step_id="a",
+        )
+        await SqlModelCallStore(db).add(call)
     finally:
         await db.dispose()
+
+
+def _agent(step: str) -> str:
+    return "text.transform" if step == "a" else "echo"
 
 
 @pytest.fixture
@@ -99,8 +125,8 @@ def test_the_last_day_as_text(cli: Cli, seeded: Path) -> None:
         "executions 3 (succeeded 2, failed 1)",
         "success rate 66.7% (2 of 3 finished)",
         "average duration 3.0 s (finished executions)",
-        "token usage n/a (no model calls recorded)",
-        "cache hit rate n/a (no cache lookups recorded)",
+        "token usage 150 (120 in, 30 out, $0.0015)",
+        "cache hit rate 33.3% (1 of 3 cacheable steps)",
         "error rate 20.0% of steps (1 of 5 failed), 0.000694 errors/min",
     ]
     assert "hunter2" not in result.output
@@ -114,6 +140,8 @@ def test_one_workspace(cli: Cli, seeded: Path) -> None:
     assert data["average_duration_s"] == pytest.approx(3.0, abs=1e-3)
     assert data["steps"] == {"succeeded": 3, "failed": 1}
     assert data["error_rate"] == 0.25
+    assert data["tokens"]["total"] == 150
+    assert data["cache_hit_rate"] == 0.5  # ex1's a came from the cache, ex2's did not
 
 
 def test_a_week_as_json(cli: Cli, seeded: Path) -> None:
@@ -138,8 +166,15 @@ def test_a_week_as_json(cli: Cli, seeded: Path) -> None:
         },
         "success_rate": 0.75,
         "finished": 4,
-        "tokens": None,
-        "cache_hit_rate": None,
+        "tokens": {
+            "input": 120,
+            "output": 30,
+            "total": 150,
+            "cost_usd": 0.0015,
+            "calls": 1,
+            "unpriced_calls": 0,
+        },
+        "cache_hit_rate": 0.25,
         "error_rate": pytest.approx(1 / 6),
         "steps": {"succeeded": 5, "failed": 1},
     }
@@ -157,6 +192,18 @@ def test_a_fresh_database_has_nothing_to_rate(cli: Cli) -> None:
     assert data["success_rate"] is None
     assert data["average_duration_s"] is None
     assert data["error_rate"] is None
+    assert data["tokens"] == {
+        "input": 0,
+        "output": 0,
+        "total": 0,
+        "cost_usd": 0.0,
+        "calls": 0,
+        "unpriced_calls": 0,
+    }
+    assert data["cache_hit_rate"] is None
+    text = " ".join(cli("stats").stdout.split())
+    assert "token usage 0 (0 in, 0 out, $0.0000)" in text
+    assert "cache hit rate n/a (no step of a cacheable agent succeeded)" in text
 
 
 def test_a_bad_window_is_a_usage_error(cli: Cli) -> None:

@@ -12,9 +12,10 @@ with the size of plans or event logs, only with the number of executions in the 
   execution's pauses included: it is the wait its requester saw);
 - **error rate**: failed steps / steps that ran to an outcome (succeeded or failed; skipped
   and cancelled steps never ran to one), and failed steps per minute of the window;
-- **token usage** and **cache hit rate**: baton makes no model calls and has no cache yet, so
-  nothing records them; a `UsageSource` (the intelligence layer's records) plugs in here, and
-  until then they are None, which ``baton stats`` prints as "n/a".
+- **token usage** and **cache hit rate**: read by a `UsageSource` (the engine passes
+  `baton.observability.key_usage.SqlUsage`: the steps' model calls, planning from the plans'
+  provenance, cache hits from the step events); without one they are None, which
+  ``baton stats`` prints as "n/a".
 """
 
 from __future__ import annotations
@@ -58,7 +59,11 @@ class TokenUsage:
     output_tokens: int
     """Completion tokens."""
     cost_usd: float | None = None
-    """What they cost, when priced."""
+    """What they cost, when priced (the `unpriced_calls` are not in it)."""
+    calls: int = 0
+    """Model calls made."""
+    unpriced_calls: int = 0
+    """Calls whose model has no price (their cost is not in `cost_usd`)."""
 
     @property
     def total(self) -> int:
@@ -83,7 +88,7 @@ class CacheUsage:
 
 
 class UsageSource(Protocol):
-    """Where token and cache usage is recorded (the intelligence layer, once it exists)."""
+    """Where token and cache usage is read (`SqlUsage`, or `ScanUsage` in memory)."""
 
     async def token_usage(
         self, since: datetime, until: datetime, workspace_id: str | None
@@ -117,9 +122,9 @@ class KeyMetrics:
     steps_failed: int
     """Steps of those executions that failed."""
     tokens: TokenUsage | None = None
-    """Token usage; None while nothing records model calls."""
+    """Token usage (steps and planning); None when no `UsageSource` was given."""
     cache: CacheUsage | None = None
-    """Cache lookups; None while nothing records them."""
+    """Cache lookups and hits; None when no `UsageSource` was given."""
 
     @property
     def execution_count(self) -> int:

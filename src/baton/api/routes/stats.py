@@ -17,8 +17,7 @@ from pydantic import BaseModel
 from baton.api.auth import Services, requires
 from baton.enterprise.roles import Permission
 from baton.enterprise.tenancy import Principal
-from baton.observability.key_metrics import KeyMetrics, key_metrics
-from baton.observability.key_metrics_scan import scan_key_metrics
+from baton.observability.key_metrics import KeyMetrics
 
 router = APIRouter(prefix="/api/stats", tags=["metrics"])
 
@@ -37,12 +36,16 @@ class ExecutionCounts(BaseModel):
 
 
 class TokenCounts(BaseModel):
-    """Language-model tokens used in the window."""
+    """Language-model tokens the window's executions used: their steps and their planning."""
 
     input: int
     output: int
     total: int
     cost_usd: float | None
+    """Estimated cost of the priced calls."""
+    calls: int
+    unpriced_calls: int
+    """Calls whose model has no price (not in `cost_usd`)."""
 
 
 class StepCounts(BaseModel):
@@ -67,7 +70,7 @@ class KeyStatsOut(BaseModel):
     tokens: TokenCounts | None
     """Null while nothing records model calls."""
     cache_hit_rate: float | None
-    """Null while nothing records cache lookups."""
+    """Cached successes / successes of cacheable steps; null without any such step."""
     error_rate: float | None
     """Failed steps / steps that ran to an outcome; null when none did."""
     steps: StepCounts
@@ -93,6 +96,8 @@ def key_stats_out(m: KeyMetrics) -> KeyStatsOut:
             output=m.tokens.output_tokens,
             total=m.tokens.total,
             cost_usd=m.tokens.cost_usd,
+            calls=m.tokens.calls,
+            unpriced_calls=m.tokens.unpriced_calls,
         ),
         cache_hit_rate=m.cache_hit_rate,
         error_rate=m.error_rate,
@@ -110,11 +115,7 @@ async def stats(
     """Execution count, success rate, average duration, tokens, cache hit rate, error rate."""
     until = datetime.now(UTC)
     since = until - timedelta(seconds=window_s)
-    db = services.baton.database
-    if db is None:  # an in-memory engine: read its store instead of aggregating in SQL
-        found = await scan_key_metrics(
-            services.baton.store, since=since, until=until, workspace_id=principal.workspace_id
-        )
-    else:
-        found = await key_metrics(db, since=since, until=until, workspace_id=principal.workspace_id)
+    found = await services.baton.key_metrics(
+        since=since, until=until, workspace_id=principal.workspace_id
+    )
     return key_stats_out(found)

@@ -1,18 +1,17 @@
 """``baton stats``: the seed's six key metrics for a time window, read from the database.
 
-It reads the database directly (two aggregate queries, see `baton.observability.key_metrics`)
-without opening the engine: no agents are discovered and nothing runs. It is an operator's
+It opens the local engine (nothing runs: the registry is needed to know which agents are
+cacheable) and reads its database with a few aggregate queries (see
+`baton.observability.key_metrics` and `baton.observability.key_usage`). It is an operator's
 view of the local database, every workspace by default; with ``BATON_URL`` set it refuses,
 since the figures of a server live in its own database (scrape its ``/metrics`` instead).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
-import anyio
 import typer
 from rich.console import Group
 from rich.table import Table
@@ -23,14 +22,13 @@ from baton.cli.serialize import emit_json
 from baton.cli.session import state_of
 from baton.errors import UsageError
 from baton.events import ExecutionStatus
-from baton.observability.key_metrics import KeyMetrics, key_metrics, parse_since
-from baton.settings import Settings
+from baton.observability.key_metrics import KeyMetrics, TokenUsage, parse_since
 
 if TYPE_CHECKING:
-    from baton.store.sql.database import Database
+    from baton.app import Baton
 
 NO_TOKENS = "n/a (no model calls recorded)"
-NO_CACHE = "n/a (no cache lookups recorded)"
+NO_CACHE = "n/a (no step of a cacheable agent succeeded)"
 
 
 def stats(
@@ -65,10 +63,10 @@ def stats(
     now = datetime.now(UTC)
     start = parse_since(since, now=now, timezone=settings.timezone)
 
-    async def work(db: Database) -> KeyMetrics:
-        return await key_metrics(db, since=start, until=now, workspace_id=workspace)
+    async def work(b: Baton) -> KeyMetrics:
+        return await b.key_metrics(since=start, until=now, workspace_id=workspace)
 
-    found = _with_database(settings, work)
+    found = state.with_baton(work)
     if as_json:
         emit_json(stats_json(found))
         return
@@ -95,6 +93,8 @@ def stats_json(m: KeyMetrics) -> dict[str, Any]:
             "output": m.tokens.output_tokens,
             "total": m.tokens.total,
             "cost_usd": m.tokens.cost_usd,
+            "calls": m.tokens.calls,
+            "unpriced_calls": m.tokens.unpriced_calls,
         },
         "cache_hit_rate": m.cache_hit_rate,
         "error_rate": m.error_rate,
@@ -123,14 +123,14 @@ def _view(m: KeyMetrics, since: str) -> Group:
         else f"{fmt_duration(m.average_duration_s)} (finished executions)",
     )
     tokens = m.tokens
+    table.add_row(_key("token usage"), NO_TOKENS if tokens is None else _tokens(tokens))
+    rate, cache = m.cache_hit_rate, m.cache
     table.add_row(
-        _key("token usage"),
-        NO_TOKENS
-        if tokens is None
-        else f"{tokens.total} ({tokens.input_tokens} in, {tokens.output_tokens} out)",
+        _key("cache hit rate"),
+        NO_CACHE
+        if rate is None or cache is None
+        else f"{_pct(rate)} ({cache.hits} of {cache.hits + cache.misses} cacheable steps)",
     )
-    rate = m.cache_hit_rate
-    table.add_row(_key("cache hit rate"), NO_CACHE if rate is None else _pct(rate))
     ran = m.steps_succeeded + m.steps_failed
     table.add_row(
         _key("error rate"),
@@ -142,31 +142,18 @@ def _view(m: KeyMetrics, since: str) -> Group:
     return Group(Text(title), table)
 
 
+def _tokens(t: TokenUsage) -> str:
+    text = f"{t.total} ({t.input_tokens} in, {t.output_tokens} out"
+    if t.cost_usd is not None:
+        text += f", ${t.cost_usd:.4f}"
+    if t.unpriced_calls:
+        text += f"; {t.unpriced_calls} of {t.calls} calls unpriced"
+    return text + ")"
+
+
 def _key(name: str) -> Text:
     return Text(name, style="bold")
 
 
 def _pct(ratio: float) -> str:
     return f"{ratio * 100:.1f}%"
-
-
-def _with_database(
-    settings: Settings, work: Callable[[Database], Awaitable[KeyMetrics]]
-) -> KeyMetrics:
-    """Open the configured database (schema made or checked as the engine does), run `work`."""
-    from baton.store.sql.database import open_database
-    from baton.store.sql.schema import create_schema
-
-    if settings.database_url is None:
-        settings.prepare_data_dir()
-    url = settings.resolved_database_url
-
-    async def main() -> KeyMetrics:
-        db = open_database(url, busy_timeout_s=settings.database_busy_timeout_s)
-        try:
-            await create_schema(db)
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    return anyio.run(main)
