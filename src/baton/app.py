@@ -35,18 +35,12 @@ from baton.core.validation import validate_plan
 from baton.enterprise.sessions import Sessions
 from baton.enterprise.tenancy import Tenancy
 from baton.events import RunEvent
-from baton.llm.client import ModelCallObserver, ModelClient
 from baton.llm.factory import build_model_client
 from baton.llm.recording import StoreObserver
 from baton.llm.usage import Budget, UsageTotals
 from baton.observability.alerts import Alerts, build_alerts
-from baton.observability.key_metrics import KeyMetrics, UsageSource, key_metrics
-from baton.observability.key_metrics_scan import scan_key_metrics
-from baton.observability.key_usage import SqlUsage
-from baton.observability.key_usage_scan import ScanUsage
 from baton.observability.logs import LogAggregator
 from baton.observability.metrics import Metrics
-from baton.observability.metrics_otel import setup_otel_metrics
 from baton.observability.tracing import Tracing, setup_tracing
 from baton.planning.llm import LLMPlanner
 from baton.planning.offline import OfflinePlanner
@@ -75,6 +69,8 @@ from baton.streaming.bus import EventBus
 from baton.streaming.publishing_store import PublishingStore
 
 if TYPE_CHECKING:
+    from baton.llm.client import ModelCallObserver, ModelClient
+    from baton.observability.key_metrics import KeyMetrics
     from baton.store.sql.database import Database
 
 
@@ -189,7 +185,10 @@ class Baton:
                     )
             if metrics is not None:
                 metrics.watch_bus(bus)
-                otel_metrics = setup_otel_metrics(metrics)  # only when OTLP is configured
+                # Imported here: the OTel metrics SDK is only needed when OTLP is configured.
+                from baton.observability.metrics_otel import setup_otel_metrics
+
+                otel_metrics = setup_otel_metrics(metrics)
                 if otel_metrics is not None:
                     stack.push_async_callback(otel_metrics.shutdown)
             planner: Planner = (
@@ -310,6 +309,12 @@ class Baton:
         What ``baton stats`` and ``GET /api/stats`` show: aggregated in SQL, or scanned in
         memory; token and cache usage included, cacheable agents taken from the registry.
         """
+        # Imported here: SQLAlchemy is not needed to start an engine (or any CLI command).
+        from baton.observability.key_metrics import UsageSource, key_metrics
+        from baton.observability.key_metrics_scan import scan_key_metrics
+        from baton.observability.key_usage import SqlUsage
+        from baton.observability.key_usage_scan import ScanUsage
+
         cacheable = [s.name for s in self.registry.specs() if s.cacheable]
         usage: UsageSource
         if self.database is None:

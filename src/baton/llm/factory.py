@@ -1,16 +1,21 @@
-"""`build_model_client`: the configured `ModelClient`, or None to plan offline."""
+"""`build_model_client`: the configured `ModelClient`, or None to plan offline.
+
+The provider SDKs and pydantic-ai take about five seconds to import, so they are imported
+only when a client is built: every CLI command and engine without a model starts without them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import httpx2
-
-from baton.llm.client import ModelCallObserver, ModelClient, SpanFactory
 from baton.llm.config import LlmConfig, resolve_llm_config
-from baton.llm.providers import build_model
-from baton.llm.transport import build_http_client
 from baton.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from baton.llm.client import ModelCallObserver, ModelClient, SpanFactory
 
 __all__ = ["build_model_client", "client_for"]
 
@@ -30,6 +35,10 @@ def client_for(
         span: Makes a span around each model request.
         transport: The innermost HTTP transport (default: the network).
     """
+    from baton.llm.client import ModelClient
+    from baton.llm.providers import build_model
+    from baton.llm.transport import build_http_client
+
     http_client = build_http_client(config, wrapped=transport)
     return ModelClient(
         config,
