@@ -16,9 +16,11 @@ interceptor must not raise from `events` (it is called after the commit, when no
 be undone) and must let the exceptions of the code it wraps through.
 
 An interceptor whose work around an attempt never waits may also offer it as two plain
-calls (`AttemptHooks`): with several interceptors that all do, `around_attempt` enters them
-in one context manager instead of one per interceptor, which is most of what nesting them
-costs (an attempt of a no-op step lasts some 40 microseconds).
+calls (`AttemptHooks`). When every interceptor does, the step workers take them once
+(`attempt_hooks`) and call them directly around each attempt (`enter_hooks`,
+`leave_hooks`): no context manager and no coroutine per interceptor, which is most of what
+wrapping an attempt costs (an attempt of a no-op step lasts some 40 microseconds).
+`around_attempt` is the general path, for interceptors that must await.
 """
 
 from __future__ import annotations
@@ -31,7 +33,17 @@ from typing import Protocol, runtime_checkable
 
 from baton.events import RunEvent
 
-__all__ = ["AttemptHooks", "RunInterceptor", "around_attempt", "around_execution", "notify"]
+__all__ = [
+    "AttemptHooks",
+    "Hooks",
+    "RunInterceptor",
+    "around_attempt",
+    "around_execution",
+    "attempt_hooks",
+    "enter_hooks",
+    "leave_hooks",
+    "notify",
+]
 
 
 class RunInterceptor(Protocol):
@@ -103,27 +115,57 @@ def around_attempt(
 _Enter = Callable[[str, str, str, int], object]
 _Exit = Callable[[object, BaseException | None], None]
 
+Hooks = tuple[tuple[_Enter, _Exit], ...]
+"""The bound ``enter_attempt`` and ``exit_attempt`` of each interceptor, in order."""
 
-_HOOKS: dict[int, tuple[Sequence[RunInterceptor], tuple[tuple[_Enter, _Exit], ...] | None]] = {}
+
+def attempt_hooks(interceptors: Sequence[RunInterceptor]) -> Hooks | None:
+    """The interceptors' `AttemptHooks` methods, if every one has them (None otherwise).
+
+    Taken once per executor: the bound methods are looked up here rather than per attempt.
+    """
+    found: list[tuple[_Enter, _Exit]] = []
+    for interceptor in interceptors:
+        if not isinstance(interceptor, AttemptHooks):
+            return None
+        found.append((interceptor.enter_attempt, interceptor.exit_attempt))
+    return tuple(found)
+
+
+def enter_hooks(
+    hooks: Hooks, execution_id: str, step_id: str, agent: str, attempt: int
+) -> list[object]:
+    """Call every ``enter_attempt`` in order; their states, for `leave_hooks`.
+
+    If one raises, those already entered are left (with its exception) before it goes on.
+    """
+    states: list[object] = []
+    try:
+        for enter, _ in hooks:
+            states.append(enter(execution_id, step_id, agent, attempt))
+    except BaseException as exc:
+        leave_hooks(hooks, states, exc)
+        raise
+    return states
+
+
+def leave_hooks(hooks: Hooks, states: list[object], exc: BaseException | None) -> None:
+    """Call the ``exit_attempt`` of every hook `enter_hooks` entered, in reverse order."""
+    for i in range(len(states) - 1, -1, -1):
+        hooks[i][1](states[i], exc)
+
+
+_HOOKS: dict[int, tuple[Sequence[RunInterceptor], Hooks | None]] = {}
 """id of an interceptor sequence -> the sequence (kept, so its id is not reused) and its
 hooks."""
 
 
-def _hooks_of(interceptors: Sequence[RunInterceptor]) -> tuple[tuple[_Enter, _Exit], ...] | None:
-    """The interceptors' `AttemptHooks` methods, if every one has them.
-
-    Looked at once per sequence: an executor passes the same tuple for each attempt.
-    """
+def _hooks_of(interceptors: Sequence[RunInterceptor]) -> Hooks | None:
+    """`attempt_hooks`, looked at once per sequence: an executor passes the same tuple."""
     cached = _HOOKS.get(id(interceptors))
     if cached is not None and cached[0] is interceptors:
         return cached[1]
-    found: list[tuple[_Enter, _Exit]] | None = []
-    for interceptor in interceptors:
-        if not isinstance(interceptor, AttemptHooks):
-            found = None
-            break
-        found.append((interceptor.enter_attempt, interceptor.exit_attempt))
-    hooks = None if found is None else tuple(found)
+    hooks = attempt_hooks(interceptors)
     if len(_HOOKS) >= 64:  # executors made and dropped (tests): forget the old ones
         _HOOKS.clear()
     _HOOKS[id(interceptors)] = (interceptors, hooks)
@@ -137,7 +179,7 @@ class _Hooked:
 
     def __init__(
         self,
-        hooks: tuple[tuple[_Enter, _Exit], ...],
+        hooks: Hooks,
         execution_id: str,
         step_id: str,
         agent: str,
@@ -151,13 +193,9 @@ class _Hooked:
         self._states: list[object] = []
 
     async def __aenter__(self) -> None:
-        states = self._states
-        try:
-            for enter, _ in self._hooks:
-                states.append(enter(self._execution_id, self._step_id, self._agent, self._attempt))
-        except BaseException as exc:
-            self._leave(exc)
-            raise
+        self._states = enter_hooks(
+            self._hooks, self._execution_id, self._step_id, self._agent, self._attempt
+        )
 
     async def __aexit__(
         self,
@@ -168,10 +206,8 @@ class _Hooked:
         self._leave(exc)
 
     def _leave(self, exc: BaseException | None) -> None:
-        hooks, states = self._hooks, self._states
-        for i in range(len(states) - 1, -1, -1):
-            hooks[i][1](states[i], exc)
-        states.clear()
+        leave_hooks(self._hooks, self._states, exc)
+        self._states = []
 
 
 class _Nested:

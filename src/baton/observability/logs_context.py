@@ -17,12 +17,14 @@ from typing import NamedTuple, Protocol
 __all__ = [
     "LogContext",
     "current_context",
+    "current_span",
     "current_span_context",
     "current_trace",
     "hex_ids",
     "log_context",
     "reset_context",
     "set_context",
+    "span_hex_ids",
 ]
 
 
@@ -48,6 +50,19 @@ class SpanIds(Protocol):
     @property
     def span_id(self) -> int:
         """The span's id."""
+        ...
+
+    @property
+    def is_valid(self) -> bool:
+        """Whether the ids are those of a real span."""
+        ...
+
+
+class HasSpanIds(Protocol):
+    """A span (an OpenTelemetry ``Span`` is one)."""
+
+    def get_span_context(self) -> SpanIds:
+        """Its ids."""
         ...
 
 
@@ -112,6 +127,23 @@ def current_span_context() -> SpanIds | None:
         return None
     span_context = _otel_trace.get_current_span().get_span_context()
     return span_context if span_context.is_valid else None
+
+
+def current_span() -> HasSpanIds | None:
+    """The current OpenTelemetry span (possibly the invalid one), its ids not read yet.
+
+    What a step attempt keeps for the records that may follow: most attempts log none, so
+    reading its context and checking it (`span_hex_ids`) waits until one does.
+    """
+    if _otel_trace is None:  # pragma: no cover
+        return None
+    return _otel_trace.get_current_span()
+
+
+def span_hex_ids(span: HasSpanIds) -> tuple[str, str] | None:
+    """``(trace_id, span_id)`` in hex of `span`, if its context is valid."""
+    span_context = span.get_span_context()
+    return hex_ids(span_context) if span_context.is_valid else None
 
 
 def hex_ids(span_context: SpanIds | None) -> tuple[str, str] | None:

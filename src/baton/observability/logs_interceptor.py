@@ -45,14 +45,14 @@ from baton.events import (
     StepSucceeded,
 )
 from baton.observability.logs_context import (
+    HasSpanIds,
     LogContext,
-    SpanIds,
     current_context,
-    current_span_context,
+    current_span,
     current_trace,
-    hex_ids,
     reset_context,
     set_context,
+    span_hex_ids,
 )
 
 __all__ = ["AGENT_LOGGER", "RUN_LOGGER", "LoggingInterceptor"]
@@ -62,6 +62,7 @@ RUN_LOGGER = "baton.run"
 AGENT_LOGGER = "baton.agent"
 """Agents' lines go to ``baton.agent.<agent name>``."""
 
+_new_context: Callable[[type[LogContext], tuple[str | None, ...]], LogContext] = tuple.__new__  # pyright: ignore[reportAssignmentType, reportUnknownMemberType, reportUnknownVariableType]
 _AGENT_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 _FINISHED_LEVELS = {
     ExecutionStatus.SUCCEEDED: logging.INFO,
@@ -80,8 +81,9 @@ class _Run:
         self.traced = traced
         """A span was current around the run: attempts' spans are worth looking up."""
         self.agents: dict[str, str] = {}
-        self.traces: dict[str, SpanIds] = {}
-        """Step id -> the span of its last attempt (hex only when a record needs it)."""
+        self.traces: dict[str, HasSpanIds] = {}
+        """Step id -> the span of its last attempt (its ids read only when a record needs
+        them)."""
         self.runs = 1
         """Runs of the execution in this process now (a second one is refused by the lease,
         but only once inside: it must not take the first one's state away)."""
@@ -214,10 +216,11 @@ class LoggingInterceptor:
         """Set the step in the log context (`baton.core.interceptors.AttemptHooks`)."""
         run = self.runs.get(execution_id)
         workspace_id = run.workspace_id if run is not None else current_context().workspace_id
-        token = set_context(LogContext(execution_id, workspace_id, step_id))
+        # Made as `LogContext.__new__` makes it, without its Python-level call (per attempt).
+        token = set_context(_new_context(LogContext, (execution_id, workspace_id, step_id)))
         if run is not None:
             run.agents[step_id] = agent
-            if run.traced and (span := current_span_context()) is not None:
+            if run.traced and (span := current_span()) is not None:
                 run.traces[step_id] = span
         return token
 
@@ -258,6 +261,7 @@ class LoggingInterceptor:
         run = self.runs.get(execution_id)
         workspace_id = run.workspace_id if run is not None else current_context().workspace_id
         span = run.traces.get(step_id) if run is not None and step_id is not None else None
+        trace = span_hex_ids(span) if span is not None else None
         logger.log(
             level,
             message,
@@ -266,7 +270,7 @@ class LoggingInterceptor:
                 "baton_context": LogContext(
                     execution_id=execution_id, workspace_id=workspace_id, step_id=step_id
                 ),
-                "baton_trace": hex_ids(span) if span is not None else current_trace(),
+                "baton_trace": trace if trace is not None else current_trace(),
                 "baton_owner": self.owner,
             },
         )

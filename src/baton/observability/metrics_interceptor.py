@@ -102,8 +102,6 @@ class MetricsInterceptor(Collector):
         self._unknown = self.counts.unknown
         self._handlers: dict[type[object], Callable[[_RunMemory, Any], None]] = {
             ExecutionStarted: self._execution_started,
-            StepStarted: self._step_started,
-            StepSucceeded: self._step_succeeded,
             StepFailed: self._step_failed,
             StepRetrying: self._step_retrying,
             StepRecovery: self._step_recovery,
@@ -155,15 +153,37 @@ class MetricsInterceptor(Collector):
         """Count committed events; never raises."""
         handlers = self._handlers
         runs = self._runs
+        agents = self.counts.agents
+        observer = self.durations
         try:
             for event in events:
+                kind = type(event)
+                # A step's start and success (nearly all the events of a healthy run) are
+                # counted inline: a handler call less per event is a third of the cost here.
+                if kind is StepStarted or kind is StepSucceeded:
+                    run = runs.get(event.execution_id)
+                    if run is None:
+                        run = runs[event.execution_id] = _RunMemory()
+                    if kind is StepStarted:
+                        started = cast("StepStarted", event)
+                        agent = agents.get(started.agent) or self.counts.agent(started.agent)
+                        run.agents[started.step_id] = agent
+                        agent.started += 1
+                        continue
+                    succeeded = cast("StepSucceeded", event)
+                    agent = run.agents.pop(succeeded.step_id, self._unknown)
+                    agent.succeeded += 1
+                    agent.succeeded_s.observe(succeeded.duration_s)
+                    if observer is not None:
+                        observer.step_duration(agent.name, "succeeded", succeeded.duration_s)
+                    continue
                 if type(event) is ExecutionFinished:
                     self._execution_finished(runs.pop(event.execution_id, None), event)
                     continue
                 if type(event) is ExecutionWaiting:
                     runs.pop(event.execution_id, None)
                     continue
-                handler = handlers.get(type(event))
+                handler = handlers.get(kind)
                 if handler is None:
                     continue
                 run = runs.get(event.execution_id)
@@ -205,18 +225,6 @@ class MetricsInterceptor(Collector):
             counts.durations[status].observe(took)
             if self.durations is not None:
                 self.durations.execution_duration(status.value, took)
-
-    def _step_started(self, run: _RunMemory, event: StepStarted) -> None:
-        agent = self.counts.agent(event.agent)
-        run.agents[event.step_id] = agent
-        agent.started += 1
-
-    def _step_succeeded(self, run: _RunMemory, event: StepSucceeded) -> None:
-        agent = run.agents.pop(event.step_id, self._unknown)
-        agent.succeeded += 1
-        agent.succeeded_s.observe(event.duration_s)
-        if self.durations is not None:
-            self.durations.step_duration(agent.name, "succeeded", event.duration_s)
 
     def _step_failed(self, run: _RunMemory, event: StepFailed) -> None:
         agent = run.agents.pop(event.step_id, self._unknown)

@@ -196,7 +196,13 @@ class TracingInterceptor:
             "baton.attempt": attempt,
         }
         recorder = self.recorder
-        span = recorder.start(name, attributes) if recorder is not None else None
+        span = None
+        if recorder is not None:
+            # The parent is the execution's root span, which is current in every step worker
+            # (they run inside the task that made it current): found by id here, which is
+            # cheaper than reading the current context (None: look in the context).
+            parent = self._roots.get(execution_id)
+            span = recorder.start(name, attributes, parent=parent)
         if span is None:  # no recorder, or no sampled execution span to hang it on
             span = self.tracer.start_span(name, attributes=attributes)
         token = otel_context.attach(trace.set_span_in_context(span))

@@ -21,21 +21,24 @@ flush in a worker thread. A batch exported on the loop's own thread (someone cal
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-from collections.abc import Mapping, Sequence
-from types import MappingProxyType
-from typing import Any
+from collections.abc import Sequence
 
 import anyio.from_thread
 from anyio.lowlevel import EventLoopToken
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.trace import SpanKind, StatusCode
 
-from baton.store.traces import SpanEventRecord, SpanRecord, SpanStatus, TraceStore
+from baton.observability.tracing_fast import (
+    KIND_NAMES,
+    STATUS_NAMES,
+    FastSpan,
+    Hexes,
+    plain_attributes,
+)
+from baton.store.traces import SpanEventRecord, SpanRecord, TraceStore
 
 __all__ = ["EXECUTION_ID", "WORKSPACE_ID", "SpanOwners", "StoreSpanExporter", "span_record"]
 
@@ -49,19 +52,6 @@ WORKSPACE_ID = "baton.workspace_id"
 Owner = tuple[str, str]
 """An execution id and its workspace id."""
 
-_KINDS = {
-    SpanKind.INTERNAL: "internal",
-    SpanKind.CLIENT: "client",
-    SpanKind.SERVER: "server",
-    SpanKind.PRODUCER: "producer",
-    SpanKind.CONSUMER: "consumer",
-}
-_STATUSES: dict[StatusCode, SpanStatus] = {
-    StatusCode.UNSET: "unset",
-    StatusCode.OK: "ok",
-    StatusCode.ERROR: "error",
-}
-
 
 class SpanOwners(SpanProcessor):
     """Notes, as each span starts, the execution it belongs to (see the module docstring)."""
@@ -74,10 +64,12 @@ class SpanOwners(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Inherit the parent's execution, or take the one a root span names."""
         owners = self.owners
-        span_id = span.get_span_context().span_id
+        # Span contexts are tuples (trace id, span id, ...): indexed rather than read
+        # through their properties, as this runs for every span.
+        span_id = span.get_span_context()[1]
         parent = span.parent
         if parent is not None:
-            owner = owners.get(parent.span_id)
+            owner = owners.get(parent[1])
             if owner is not None:
                 owners[span_id] = owner
                 return
@@ -100,22 +92,22 @@ class SpanOwners(SpanProcessor):
         return True
 
 
-Hexes = tuple[dict[int, str], dict[int, str]]
-"""Caches of the hex forms of trace ids and of parent span ids."""
-
-
 def span_record(span: ReadableSpan, owner: Owner, hexes: Hexes | None = None) -> SpanRecord | None:
     """A finished span as the trace store keeps it (None for a span without a context).
 
     `hexes` caches hex forms across a batch, whose spans share a few traces and parents.
-    This runs once per span kept (on the exporter's thread, which holds the GIL meanwhile),
-    so the common case is read directly: a span context is a tuple, and most spans are
-    internal with an unset status.
+    This runs once per span kept (on the exporter's thread, which holds the GIL meanwhile,
+    so it slows the event loop down), and most spans kept are `FastSpan`s: those make their
+    record from their fields (`FastSpan.to_record`); others are read through `ReadableSpan`.
     """
+    if hexes is None:
+        hexes = ({}, {})
+    if type(span) is FastSpan:  # the attempts' and store transactions' spans: the fast path
+        return span.to_record(owner, hexes)
     context = span.get_span_context()
     if context is None:
         return None
-    traces, parents = ({}, {}) if hexes is None else hexes
+    traces, parents = hexes
     trace_int, span_int = context[0], context[1]
     if (trace_id := traces.get(trace_int)) is None:
         trace_id = traces[trace_int] = f"{trace_int:032x}"
@@ -126,8 +118,6 @@ def span_record(span: ReadableSpan, owner: Owner, hexes: Hexes | None = None) ->
         if (parent_id := parents.get(parent_int)) is None:
             parent_id = parents[parent_int] = f"{parent_int:016x}"
     status = span.status
-    code = status.status_code
-    kind = span.kind
     events = span.events
     start = span.start_time or 0
     return SpanRecord(
@@ -137,35 +127,19 @@ def span_record(span: ReadableSpan, owner: Owner, hexes: Hexes | None = None) ->
         execution_id=owner[0],
         workspace_id=owner[1],
         name=span.name,
-        kind="internal" if kind is SpanKind.INTERNAL else _KINDS.get(kind, "internal"),
+        kind=KIND_NAMES.get(span.kind, "internal"),
         start_ns=start,
         end_ns=span.end_time or start,
-        status="unset" if code is StatusCode.UNSET else _STATUSES.get(code, "unset"),
+        status=STATUS_NAMES.get(status.status_code, "unset"),
         status_message=status.description,
-        attributes=_plain(span.attributes),
+        attributes=plain_attributes(span.attributes),
         events=tuple(map(_event, events)) if events else (),
     )
 
 
-def _plain(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
-    if not attributes:
-        return {}
-    copied: object = None
-    if isinstance(attributes, MappingProxyType):
-        # A proxy of a dict (a FastSpan's) copies in C; one of the SDK's BoundedAttributes
-        # (which has no copy()) is read item by item.
-        with contextlib.suppress(AttributeError):
-            copied = attributes.copy()
-    plain: dict[str, Any] = copied if type(copied) is dict else dict(attributes)  # pyright: ignore[reportUnknownVariableType]
-    for key, value in plain.items():
-        if type(value) is tuple:  # a sequence attribute: JSON has lists
-            plain[key] = list(value)  # pyright: ignore[reportUnknownArgumentType]
-    return plain
-
-
 def _event(event: Event) -> SpanEventRecord:
     return SpanEventRecord(
-        name=event.name, time_ns=event.timestamp, attributes=_plain(event.attributes)
+        name=event.name, time_ns=event.timestamp, attributes=plain_attributes(event.attributes)
     )
 
 

@@ -7,8 +7,8 @@ per step attempt and one per group commit, so those two are made here instead, b
 current, agents may set attributes and add events on it) whose parent is the current span;
 it is a `ReadableSpan` too, so when it ends it is handed as it is to the same span
 processors as every other span (batch exporters to the database and OTLP, test
-exporters). Processors whose ``on_start`` or ``on_end`` is the SDK's no-op (a batch
-processor's start, the owners' end) are not called at all.
+exporters). Processors whose ``on_start`` or ``on_end`` is a no-op (an export processor's
+start, the owners' end) are not called at all.
 
 What it leaves out, by design: the sampler (a child takes its sampled parent's decision, as
 the default parent-based sampler would; under a parent that is not sampled, or no parent,
@@ -22,22 +22,73 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util.types import Attributes, AttributeValue
 
-__all__ = ["FastSpan", "SpanRecorder"]
+from baton.store.traces import SpanEventRecord, SpanRecord, SpanStatus
+
+__all__ = [
+    "KIND_NAMES",
+    "STATUS_NAMES",
+    "FastSpan",
+    "Hexes",
+    "SpanRecorder",
+    "plain_attributes",
+]
 
 _PRIMITIVES = (str, bool, int, float)
 _UNSET = Status(StatusCode.UNSET)
 _SAMPLED = TraceFlags.SAMPLED
 _new_context: Callable[[type[SpanContext], tuple[object, ...]], SpanContext] = tuple.__new__  # pyright: ignore[reportUnknownMemberType, reportAssignmentType, reportUnknownVariableType]
 _time_ns = time.time_ns
+# ``on_start`` methods that do nothing: the base class's, and the SDK's export processors'
+# (each overrides it with a bare ``pass``); a call skipped is a call less per span.
+_NO_OP_STARTS = frozenset(
+    {SpanProcessor.on_start, SimpleSpanProcessor.on_start, BatchSpanProcessor.on_start}
+)
+
+
+Hexes = tuple[dict[int, str], dict[int, str]]
+"""Caches of the hex forms of trace ids and of parent span ids."""
+
+KIND_NAMES: dict[SpanKind, str] = {
+    SpanKind.INTERNAL: "internal",
+    SpanKind.CLIENT: "client",
+    SpanKind.SERVER: "server",
+    SpanKind.PRODUCER: "producer",
+    SpanKind.CONSUMER: "consumer",
+}
+STATUS_NAMES: dict[StatusCode, SpanStatus] = {
+    StatusCode.UNSET: "unset",
+    StatusCode.OK: "ok",
+    StatusCode.ERROR: "error",
+}
+"""A span's kind and status as the trace store spells them."""
+
+
+def plain_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Span or event attributes as JSON values: a copy, sequences as lists."""
+    if not attributes:
+        return {}
+    plain = dict(attributes)
+    for key, value in plain.items():
+        if type(value) is tuple:  # a sequence attribute: JSON has lists
+            plain[key] = list(value)  # pyright: ignore[reportUnknownArgumentType]
+    return plain
+
+
+def _event_record(event: Event) -> SpanEventRecord:
+    return SpanEventRecord(
+        name=event.name, time_ns=event.timestamp, attributes=plain_attributes(event.attributes)
+    )
 
 
 def _valid(value: object) -> bool:
@@ -72,7 +123,7 @@ class SpanRecorder:
             redact: Masks secrets in recorded exception messages.
         """
         self.on_start = tuple(
-            p.on_start for p in processors if type(p).on_start is not SpanProcessor.on_start
+            p.on_start for p in processors if type(p).on_start not in _NO_OP_STARTS
         )
         """The processors' ``on_start`` that do something."""
         self.on_end = tuple(
@@ -294,6 +345,42 @@ class FastSpan(trace.Span, ReadableSpan):
         }
         event.update(attributes or {})
         self.add_event("exception", event, timestamp)
+
+    def to_record(self, owner: tuple[str, str], hexes: Hexes) -> SpanRecord:
+        """The finished span as the trace store keeps it, for execution `owner`.
+
+        `baton.observability.tracing_export.span_record` for a span of this class (most of
+        the spans kept): its fields read directly rather than through the `ReadableSpan`
+        properties, which copy the attributes and events. `hexes` caches hex forms across a
+        batch, whose spans share a few traces and parents.
+        """
+        traces, parents = hexes
+        trace_int, span_int = self._context[0], self._context[1]
+        if (trace_id := traces.get(trace_int)) is None:
+            trace_id = traces[trace_int] = f"{trace_int:032x}"
+        parent_int = self._parent[1]
+        if (parent_id := parents.get(parent_int)) is None:
+            parent_id = parents[parent_int] = f"{parent_int:016x}"
+        status = self._status
+        attributes = self._attributes.copy()  # values are primitives or tuples (`_valid`)
+        for key, value in attributes.items():
+            if type(value) is tuple:  # a sequence attribute: JSON has lists
+                attributes[key] = list(value)  # pyright: ignore[reportUnknownArgumentType]
+        return SpanRecord(
+            trace_id=trace_id,
+            span_id=f"{span_int:016x}",
+            parent_span_id=parent_id,
+            execution_id=owner[0],
+            workspace_id=owner[1],
+            name=self._name,
+            kind=KIND_NAMES[self._kind],
+            start_ns=self._start_time,
+            end_ns=self._end_time or self._start_time,
+            status=STATUS_NAMES[status.status_code],
+            status_message=status.description,
+            attributes=attributes,
+            events=tuple(map(_event_record, self._events)) if self._events else (),
+        )
 
     def end(self, end_time: int | None = None) -> None:
         """End it now (or at `end_time`) and hand it, finished, to the span processors."""

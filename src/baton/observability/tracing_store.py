@@ -1,13 +1,14 @@
 """Spans for the store transactions that matter: the event append (group commit), leases.
 
 `TracedExecutionStore` wraps an `ExecutionStore` and delegates every call; the calls that
-are a transaction worth seeing in a trace are timed, only while a recording span is current
-(inside a traced execution), so nothing is paid outside traced runs. One that took at least
+are a transaction worth seeing in a trace are timed (the group commit always, the rare ones
+only while a recording span is current, inside a traced execution). One that took at least
 ``min_duration_s`` (``BATON_TRACE_STORE_MIN_MS``, 1 ms by default; 0 records all) or failed
-becomes a span, made after the fact with its real start and end: a quick commit (SQLite
-commits a step's events in a fraction of a millisecond) costs two clock reads, and a slow
-one, the thing a trace is read for, is there. The spans are `FastSpan`s (see
-`baton.observability.tracing_fast`) and are never made current (nothing nests under them).
+becomes a span of the current trace (if any), made after the fact with its real start and
+end: a quick commit (SQLite commits a step's events in a fraction of a millisecond) costs
+two clock reads, and a slow one, the thing a trace is read for, is there. The spans are
+`FastSpan`s (see `baton.observability.tracing_fast`) and are never made current (nothing
+nests under them).
 """
 
 from __future__ import annotations
@@ -117,21 +118,24 @@ class TracedExecutionStore(DelegatingExecutionStore):
     async def append(self, events: Sequence[RunEvent]) -> list[StoredEvent]:
         """Append (commit) a batch of events: one span per group commit.
 
-        `_traced` written out: this runs once per commit, and a coroutine less is a tenth of
-        what the check costs.
+        `_traced` written out, as this runs once per commit: a coroutine less, and the
+        current span is looked up only for a commit that becomes a span (slow, or failed),
+        not for every quick one. The commit runs in this task, so the span current after it
+        is the one that was current before.
         """
-        parent = _get_current_span()
-        if not parent.is_recording():
-            return await self.inner.append(events)
         start = _time_ns()
         try:
             stored = await self.inner.append(events)
         except BaseException as exc:
-            self._record(parent, "append", len(events), (start, _time_ns()), exc)
+            parent = _get_current_span()
+            if parent.is_recording():
+                self._record(parent, "append", len(events), (start, _time_ns()), exc)
             raise
         end = _time_ns()
         if end - start >= self._min_ns:
-            self._record(parent, "append", len(events), (start, end), None)
+            parent = _get_current_span()
+            if parent.is_recording():
+                self._record(parent, "append", len(events), (start, end), None)
         return stored
 
     async def acquire_lease(
