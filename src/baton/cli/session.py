@@ -11,13 +11,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import anyio
 import click
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from baton.app import Baton
+from baton.cli.interrupt import run_interruptible
 from baton.client import AuthenticationError, BatonClient
 from baton.errors import UsageError
 from baton.settings import Settings, load_settings
@@ -87,7 +87,7 @@ class CliState:
                 self.warn_discovery(baton.discovery.errors)
                 return await work(baton)
 
-        return anyio.run(main)
+        return run_interruptible(main)
 
     def with_client(self, work: Callable[[BatonClient], Awaitable[T]]) -> T:
         """Connect to the server at ``BATON_URL`` with ``BATON_API_KEY`` and run `work`.
@@ -111,7 +111,7 @@ class CliState:
                 return await work(client)
 
         try:
-            return anyio.run(main)
+            return run_interruptible(main)
         except AuthenticationError as exc:
             raise AuthenticationError(
                 f"the server at {url} refused BATON_API_KEY: {exc.message}",

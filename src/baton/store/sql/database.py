@@ -18,6 +18,7 @@ them the same way; anything else (constraint violations included) passes through
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -85,6 +86,11 @@ class ThreadedSqliteDatabase:
         self._target = Target.of(url, busy_timeout_s=busy_timeout_s)
         event.listen(self._engine, "connect", sqlite_pragmas)
         self._limiter = anyio.CapacityLimiter(1)
+        # The limiter serialises callers, but a caller cancelled natively (asyncio's Ctrl-C
+        # handler cancels the main task through any shield) gives its token back while its
+        # transaction still runs on the worker thread: this lock keeps the next transaction
+        # off the connection until that one has committed or rolled back.
+        self._conn_lock = threading.Lock()
         self._conn: Connection | None = None
 
     @property
@@ -112,20 +118,22 @@ class ThreadedSqliteDatabase:
             raise known from exc
 
     def _run(self, work: Callable[[Connection], T]) -> T:
-        if self._conn is None or self._conn.invalidated or self._conn.closed:
-            self._conn = self._engine.connect()
-        with self._conn.begin():
-            return work(self._conn)
+        with self._conn_lock:
+            if self._conn is None or self._conn.invalidated or self._conn.closed:
+                self._conn = self._engine.connect()
+            with self._conn.begin():
+                return work(self._conn)
 
     async def dispose(self) -> None:
         """Close the connection and the engine's pool."""
         await anyio.to_thread.run_sync(self._close, limiter=self._limiter)
 
     def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        self._engine.dispose()
+        with self._conn_lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._engine.dispose()
 
 
 class AsyncEngineDatabase:

@@ -120,10 +120,14 @@ class SqlExecutionStore:
 
         try:
             committed = await self._db.transaction(work)
-        except SQLAlchemyError as exc:
+        except BaseException as exc:
+            # Whether it committed is unknown (a cancelled caller's transaction may still
+            # finish): the next batch reads the last sequence numbers from the log again.
             for ex in involved:
                 self._last_seq.pop(ex, None)
-            raise StoreError(f"could not record {len(batch)} event(s): {exc}") from exc
+            if isinstance(exc, SQLAlchemyError):
+                raise StoreError(f"could not record {len(batch)} event(s): {exc}") from exc
+            raise
         self._last_seq.update(committed)
         return [StoredEvent(seq=r["seq"], event=e) for r, e in zip(rows, batch, strict=True)]
 
