@@ -18,7 +18,9 @@ them the same way; anything else (constraint violations included) passes through
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -239,10 +241,30 @@ def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
     A commit then survives a crash of the process, and readers (the CLI, the dashboard)
     never block the writer. The busy timeout is the driver's ``timeout`` (set on connect,
-    so it covers these pragmas too).
+    so it covers these pragmas too), except for the switch to WAL: see `_use_wal`.
     """
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    _use_wal(cur)
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _use_wal(cur: Any) -> None:
+    """Switch a new database file to WAL, once (the mode is stored in the file).
+
+    Switching fails at once with "database is locked", without waiting the busy timeout,
+    while another connection holds a lock on the file: two baton processes starting on a
+    new data folder together would see that. So: nothing to do when another connection has
+    switched it already, else retry the switch until the busy timeout has passed.
+    """
+    timeout_s = cur.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
+    deadline = time.monotonic() + timeout_s
+    while cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return  # switched (or a mode that has no WAL, as in-memory databases)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
