@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -241,3 +242,36 @@ async def test_an_unknown_execution_is_not_found_at_once(api: Api) -> None:
         with pytest.raises(NotFoundError, match="ex_missing"):
             await collect(client, "ex_missing")
     assert cutter.last_event_ids == [None]  # a 404 is not retried
+
+
+def _sse_server(body: str) -> httpx.MockTransport:
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.url.path.endswith("/stream")
+        return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+
+    return httpx.MockTransport(answer)
+
+
+def _sse(seq: int, event: dict[str, Any]) -> str:
+    return f"id: {seq}\ndata: {json.dumps(event)}\n\n"
+
+
+async def test_kinds_of_event_a_newer_server_adds_are_passed_over() -> None:
+    body = (
+        _sse(1, {"kind": "step_started", "execution_id": "ex1", "step_id": "a", "attempt": 1})
+        + _sse(2, {"kind": "something_new", "execution_id": "ex1", "detail": 1})
+        + _sse(3, {"kind": "execution_finished", "execution_id": "ex1", "status": "succeeded"})
+    )
+    async with BatonClient("http://baton.test", "k", transport=_sse_server(body)) as client:
+        got = await collect(client, "ex1")
+    assert [(seq, event.kind) for seq, event in got] == [
+        (1, "step_started"),
+        (3, "execution_finished"),
+    ]
+
+
+async def test_a_known_kind_that_does_not_read_is_an_error() -> None:
+    body = _sse(1, {"kind": "step_started", "execution_id": "ex1", "attempt": "many"})
+    async with BatonClient("http://baton.test", "k", transport=_sse_server(body)) as client:
+        with pytest.raises(ServerError, match="cannot read"):
+            await collect(client, "ex1")

@@ -310,7 +310,8 @@ class BatonClient:
                     if cursor.last is not None and seq <= cursor.last:
                         continue  # delivered already (a server that replays too much)
                     cursor.last, cursor.received = seq, True
-                    yield seq, event
+                    if event is not None:
+                        yield seq, event
             except SSEError as exc:
                 raise ServerError(
                     f"the server at {self.base_url} did not answer with an event stream: {exc}",
@@ -516,15 +517,29 @@ class BatonClient:
                 status=response.status_code,
             ) from exc
 
-    def _parse_sse(self, sse_id: str, data: str, execution_id: str) -> tuple[int, RunEvent]:
+    def _parse_sse(self, sse_id: str, data: str, execution_id: str) -> tuple[int, RunEvent | None]:
+        """The event's sequence number and the event; None for a kind this client lacks.
+
+        A newer server may send kinds of event this client does not know: they are passed
+        over (their place in the sequence still counts for resuming), as a client must
+        tolerate additions to the stream. A known kind that does not read is an error.
+        """
         try:
             return int(sse_id), EVENT_ADAPTER.validate_json(data)
-        except (ValueError, ValidationError) as exc:
-            raise ServerError(
-                f"the event stream of execution {execution_id} sent an event this client "
-                f"cannot read (id {sse_id!r})",
-                hint="the server and this client may be different versions of baton",
-            ) from exc
+        except ValidationError as exc:
+            if all(e["type"] == "union_tag_invalid" for e in exc.errors()) and sse_id.isdigit():
+                return int(sse_id), None
+            raise self._unreadable(sse_id, execution_id) from exc
+        except ValueError as exc:
+            raise self._unreadable(sse_id, execution_id) from exc
+
+    @staticmethod
+    def _unreadable(sse_id: str, execution_id: str) -> ServerError:
+        return ServerError(
+            f"the event stream of execution {execution_id} sent an event this client "
+            f"cannot read (id {sse_id!r})",
+            hint="the server and this client may be different versions of baton",
+        )
 
 
 def _model(model: type[M], **fields: Any) -> M:
