@@ -78,7 +78,10 @@ export function StepDetail({ executionId, step, state, executionStatus, onClose 
         </div>
         <div>
           <dt>Duration</dt>
-          <dd>{seconds(state.duration_s)}</dd>
+          <dd>
+            {seconds(state.duration_s)}
+            {state.cached && <span data-testid="step-cached"> (output reused from the result cache; the agent did not run)</span>}
+          </dd>
         </div>
         <div>
           <dt>Started</dt>

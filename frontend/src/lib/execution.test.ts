@@ -10,7 +10,7 @@ function fold(state: ExecState, events: RunEvent[]): ExecState {
 }
 
 describe("applyEvent", () => {
-  const start = initialState("pending", null, ["a", "b"], []);
+  const start = initialState("pending", null, { steps: [{ id: "a", agent: "x" }, { id: "b", agent: "x" }] }, []);
 
   test("a failure with retries, a recovery rung and a skipped dependent", () => {
     const s = fold(start, [
@@ -53,5 +53,32 @@ describe("applyEvent", () => {
     expect(s.steps.b).toBe(start.steps.b);
     expect(s.steps.a).not.toBe(start.steps.a);
     expect(applyEvent(s, ev("message", { step_id: "a" }))).toBe(s);
+  });
+});
+
+describe("a replan while the execution runs", () => {
+  const plan = { steps: [{ id: "fetch", agent: "a" }, { id: "send", agent: "b", depends_on: ["fetch"] }] };
+
+  test("the new plan replaces the old one; kept steps keep their state, added ones start afresh", () => {
+    const s = fold(initialState("pending", null, plan, []), [
+      ev("execution_started"),
+      ev("step_started", { step_id: "fetch", attempt: 1 }),
+      ev("step_succeeded", { step_id: "fetch", attempt: 1, output: { text: "x" }, duration_s: 1, cached: true }),
+      ev("step_started", { step_id: "send", attempt: 1 }),
+      ev("step_failed", { step_id: "send", attempts: 1, error: "no route" }),
+      ev("plan_revised", {
+        plan: { steps: [...plan.steps.slice(0, 1), { id: "post", agent: "c", depends_on: ["fetch"] }], version: 2 },
+        version: 2,
+        reason: "step 'send' failed: no route",
+        added: ["post"],
+        removed: ["send"],
+      }),
+    ]);
+    expect(s.plan.steps.map((p) => p.id)).toEqual(["fetch", "post"]);
+    expect(s.plan.version).toBe(2);
+    expect(s.revised_because).toBe("step 'send' failed: no route");
+    expect(Object.keys(s.steps)).toEqual(["fetch", "post"]);
+    expect(s.steps.fetch).toMatchObject({ status: "succeeded", cached: true });
+    expect(s.steps.post).toMatchObject({ status: "pending", attempts: 0 });
   });
 });

@@ -1,5 +1,5 @@
 // An execution's live state, folded from its events (pure: unit-tested without a browser).
-import type { ExecutionStatus, RunEvent, StepOut, StepStatus } from "./types";
+import type { ExecutionStatus, PlanDoc, RunEvent, StepOut, StepStatus } from "./types";
 
 export interface Retry {
   attempt: number;
@@ -22,12 +22,18 @@ export interface StepState {
   rung_detail: string | null;
   approval_id: string | null;
   progress: { fraction: number | null; message: string } | null;
+  /** The output came from the result cache (the agent did not run). */
+  cached: boolean;
 }
 
 export interface ExecState {
   status: ExecutionStatus;
   error: string | null;
   waiting_reason: string | null;
+  /** The plan that runs now: a replan (`plan_revised`) replaces it while the execution runs. */
+  plan: PlanDoc;
+  /** Why the plan was last revised, when it was. */
+  revised_because: string | null;
   steps: Record<string, StepState>;
 }
 
@@ -49,13 +55,14 @@ export function emptyStep(status: StepStatus = "pending"): StepState {
     rung_detail: null,
     approval_id: null,
     progress: null,
+    cached: false,
   };
 }
 
 /** The state as the REST API reports it, before the stream replays the details. */
-export function initialState(status: ExecutionStatus, error: string | null, stepIds: string[], rows: StepOut[]): ExecState {
+export function initialState(status: ExecutionStatus, error: string | null, plan: PlanDoc, rows: StepOut[]): ExecState {
   const steps: Record<string, StepState> = {};
-  for (const id of stepIds) steps[id] = emptyStep();
+  for (const s of plan.steps) steps[s.id] = emptyStep();
   for (const r of rows) {
     steps[r.step_id] = {
       ...emptyStep(r.status),
@@ -67,7 +74,13 @@ export function initialState(status: ExecutionStatus, error: string | null, step
       error: r.error ?? null,
     };
   }
-  return { status, error, waiting_reason: null, steps };
+  const reason = typeof plan.revised_because === "string" ? plan.revised_because : null;
+  return { status, error, waiting_reason: null, plan, revised_because: reason, steps };
+}
+
+/** The plan's version: 1 as planned, one more per revision. */
+export function planVersion(plan: PlanDoc): number {
+  return typeof plan.version === "number" ? plan.version : 1;
 }
 
 function str(v: unknown, fallback = ""): string {
@@ -93,12 +106,25 @@ export function applyEvent(state: ExecState, ev: RunEvent): ExecState {
       return { ...state, status: "waiting", waiting_reason: str(ev.reason) || null };
     case "execution_finished":
       return { ...state, status: str(ev.status, "succeeded") as ExecutionStatus, error: (ev.error as string | null) ?? null };
+    case "plan_revised":
+      return revised(state, ev);
   }
   const id = ev.step_id;
   if (!id) return state;
   const before = state.steps[id] ?? emptyStep();
   const step = stepAfter(before, ev);
   return step === before ? state : { ...state, steps: { ...state.steps, [id]: step } };
+}
+
+/** After a replan: the new plan's steps; `added` ones start afresh, `removed` ones are gone. */
+function revised(state: ExecState, ev: RunEvent): ExecState {
+  const plan = ev.plan as PlanDoc | undefined;
+  if (!plan || !Array.isArray(plan.steps)) return state;
+  const fresh = new Set(Array.isArray(ev.added) ? (ev.added as string[]) : []);
+  const steps: Record<string, StepState> = {};
+  for (const s of plan.steps) steps[s.id] = fresh.has(s.id) ? emptyStep() : (state.steps[s.id] ?? emptyStep());
+  const version = typeof ev.version === "number" ? ev.version : planVersion(state.plan) + 1;
+  return { ...state, plan: { ...plan, version }, revised_because: str(ev.reason) || null, steps };
 }
 
 function stepAfter(s: StepState, ev: RunEvent): StepState {
@@ -123,6 +149,7 @@ function stepAfter(s: StepState, ev: RunEvent): StepState {
         duration_s: num(ev.duration_s, 0),
         finished_at: ev.at,
         error: null,
+        cached: ev.cached === true,
       };
     case "step_retrying":
       return {

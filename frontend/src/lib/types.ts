@@ -222,4 +222,5 @@ export const RUN_EVENT_KINDS = [
   "progress",
   "log",
   "partial",
+  "plan_revised",
 ] as const;

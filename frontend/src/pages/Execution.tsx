@@ -5,7 +5,7 @@ import { ErrorNote } from "../components/ErrorNote";
 import { StatusBadge } from "../components/StatusBadge";
 import { StepDetail } from "../components/StepDetail";
 import { api, errorText } from "../lib/api";
-import { applyEvent, initialState, isFinished, type ExecState } from "../lib/execution";
+import { applyEvent, initialState, isFinished, planVersion, type ExecState } from "../lib/execution";
 import { label, time } from "../lib/format";
 import { href, navigate } from "../lib/router";
 import { useCanAct } from "../lib/session";
@@ -34,7 +34,7 @@ export function ExecutionPage({ executionId, stepId }: { executionId: string; st
       const base = `/api/orchestrate/${encodeURIComponent(executionId)}`;
       const [d, steps] = await Promise.all([api<ExecutionDetail>(base), api<StepOut[]>(`${base}/steps`)]);
       setDetail(d);
-      dispatch({ type: "init", state: initialState(d.status, d.error ?? null, d.plan.steps.map((s) => s.id), steps) });
+      dispatch({ type: "init", state: initialState(d.status, d.error ?? null, d.plan, steps) });
       setError(null);
     } catch (exc) {
       setError(errorText(exc));
@@ -113,7 +113,9 @@ export function ExecutionPage({ executionId, stepId }: { executionId: string; st
     );
   }
 
-  const steps = detail.plan.steps;
+  // The plan that runs now (a replan replaces it live), not the one first loaded.
+  const steps = state.plan.steps;
+  const version = planVersion(state.plan);
   const step = stepId ? steps.find((s) => s.id === stepId) : undefined;
   const finished = isFinished(state.status);
   return (
@@ -151,6 +153,14 @@ export function ExecutionPage({ executionId, stepId }: { executionId: string; st
           <dt>Created</dt>
           <dd>{time(detail.created_at)}</dd>
         </div>
+        {version > 1 && (
+          <div>
+            <dt>Plan</dt>
+            <dd data-testid="plan-version">
+              version {version}, revised: {state.revised_because ?? "(no reason given)"}
+            </dd>
+          </div>
+        )}
         {state.waiting_reason && (
           <div>
             <dt>Waiting for</dt>
