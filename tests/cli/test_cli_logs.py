@@ -271,3 +271,21 @@ def test_tail_shows_the_backlog_then_stops_after_n_new_records(
     assert "ex_9 x: old error" in lines[0]
     assert "CRITICAL" in lines[1]
     assert lines[1].endswith("y: new critical")
+
+
+def test_tail_of_an_execution_stops_once_it_has_finished(
+    cli: Cli, execution: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logs_command, "POLL_S", 0.02)
+    monkeypatch.setattr(logs_command, "SETTLE_S", 0.1)
+    result = cli("logs", "tail", "--execution", execution, "--lines", "100", "--json")
+    assert result.exit_code == 0, result.output
+    messages = [json.loads(line)["message"] for line in result.stdout.splitlines()]
+    assert "chatty says hello world" in messages
+    assert any(m.startswith("execution failed") for m in messages), messages
+
+
+def test_tail_of_an_unknown_execution_says_so(cli: Cli) -> None:
+    result = cli("logs", "tail", "--execution", "ex_nope")
+    assert result.exit_code != 0
+    assert "execution 'ex_nope' not found" in result.stderr

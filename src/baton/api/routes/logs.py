@@ -34,6 +34,7 @@ from baton.enterprise.tenancy import Principal
 from baton.errors import UsageError
 from baton.observability.logs_format import export_lines, parse_since, record_json
 from baton.store.logs import LogRecord, LogStore, parse_level, parse_query
+from baton.store.scoped import WorkspaceExecutions
 from baton.streaming.sse import parse_last_event_id
 from baton.wire import Page
 
@@ -209,6 +210,9 @@ async def stream_logs(
     _, min_level, _ = _filters("", level, None)
     store = _logs(services)
     workspace_id = principal.workspace_id
+    if execution_id is not None:
+        # An unknown id (or another workspace's) would tail nothing, forever: 404 instead.
+        await WorkspaceExecutions(services.baton.store, workspace_id).get(execution_id)
 
     async def items() -> AsyncIterator[dict[str, str]]:
         after = resume_after

@@ -10,8 +10,9 @@ error with exit code 2, never a traceback.
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -50,6 +51,8 @@ WorkspaceOption = Annotated[
 
 POLL_S = 0.5
 """How often ``tail`` asks the store for new records."""
+SETTLE_S = 2.0
+"""How long ``tail --execution`` reads on, with nothing new, after the execution finished."""
 
 _LEVEL_STYLES = {"debug": "dim", "warning": "yellow", "error": "red", "critical": "bold red"}
 
@@ -152,12 +155,20 @@ def tail(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Follow the logs as they are written (Ctrl-C to stop)."""
+    """Follow the logs as they are written (Ctrl-C to stop).
+
+    With --execution, it stops by itself once that execution has finished and its last
+    records have come in.
+    """
     state = state_of(ctx)
     min_level = _level(level)
 
     async def work(b: Baton) -> None:
         store = _store(b)
+        finished: Callable[[], Awaitable[bool]] | None = None
+        if execution_id is not None:
+            await b.store.get_execution(execution_id)  # an unknown id: say so, don't wait
+            finished = partial(_has_finished, b, execution_id)
         recent = await store.search(
             workspace_id=workspace_id,
             execution_id=execution_id,
@@ -168,7 +179,8 @@ def tail(
         for record in reversed(recent[:lines]):
             _show(state, record, as_json)
         shown = 0
-        async for record in _follow(store, after, workspace_id, execution_id, min_level):
+        follow = _follow(store, after, workspace_id, execution_id, min_level, finished)
+        async for record in follow:
             _show(state, record, as_json)
             shown += 1
             if stop_after is not None and shown >= stop_after:
@@ -183,7 +195,15 @@ async def _follow(
     workspace_id: str | None,
     execution_id: str | None,
     min_level: int | None,
+    finished: Callable[[], Awaitable[bool]] | None = None,
 ) -> AsyncIterator[LogRecord]:
+    """New records as they are stored; until `finished` says so and the stream has settled.
+
+    A process's log aggregator writes in batches (every half second by default), so the
+    last records of an execution can land after it is marked finished: keep reading for
+    `SETTLE_S` of quiet after that before stopping.
+    """
+    quiet_since: float | None = None
     while True:
         batch = await store.tail(
             after, workspace_id=workspace_id, execution_id=execution_id, min_level=min_level
@@ -191,9 +211,19 @@ async def _follow(
         for record in batch:
             yield record
         if batch:
-            after = batch[-1].id
-        else:
-            await anyio.sleep(POLL_S)
+            after, quiet_since = batch[-1].id, None
+            continue
+        if finished is not None and await finished():
+            now = anyio.current_time()
+            if quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= SETTLE_S:
+                return
+        await anyio.sleep(POLL_S)
+
+
+async def _has_finished(b: Baton, execution_id: str) -> bool:
+    return (await b.store.get_execution(execution_id)).status.finished
 
 
 def _show(state: CliState, record: LogRecord, as_json: bool) -> None:
