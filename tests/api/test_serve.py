@@ -110,3 +110,26 @@ def test_baton_serve_prints_the_first_admin_key_once_and_serves(tmp_path: Path) 
         assert me.status_code == 200
         assert me.json()["role"] == "admin"
     assert KEY.findall(second[0]) == []  # the key is shown on the first start only
+
+
+def test_a_port_in_use_is_a_clear_error_before_anything_starts(tmp_path: Path) -> None:
+    env = {**os.environ, "BATON_DATA_DIR": str(tmp_path / "data")}
+    env.pop("BATON_URL", None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "baton", "serve", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: the port is in use" in done.stderr
+    assert "--port N or BATON_PORT" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "startup" not in done.stdout + done.stderr  # the app never started
+    assert not KEY.findall(done.stdout + done.stderr)  # nor made the first admin

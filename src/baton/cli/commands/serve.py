@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Annotated
 
 import typer
@@ -9,6 +11,44 @@ from rich.panel import Panel
 from rich.text import Text
 
 from baton.cli.session import state_of
+from baton.errors import UsageError
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to `host`:`port`, as uvicorn binds one (SO_REUSEADDR, inheritable).
+
+    Raises:
+        UsageError: the port is taken, not allowed, or the address is not this machine's.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise _bind_error(host, port, exc) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> UsageError:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return UsageError(
+            f"cannot listen on {where}: the port is in use (another baton serve, or another "
+            "program)",
+            hint="stop that program, or choose another port: --port N or BATON_PORT",
+        )
+    if exc.errno == errno.EACCES:
+        return UsageError(
+            f"cannot listen on {where}: not allowed (ports under 1024 need privileges)",
+            hint="choose a port from 1024 up: --port N or BATON_PORT",
+        )
+    return UsageError(
+        f"cannot listen on {where}: {exc.strerror or exc}",
+        hint="--host 127.0.0.1 (this machine only) or 0.0.0.0 (every interface), or BATON_HOST",
+    )
 
 
 def serve(
@@ -49,12 +89,17 @@ def serve(
             )
         )
 
+    # Bound before the app starts: a port in use is a clear error, not a startup (which takes
+    # up interrupted executions) followed by uvicorn's bind failure and a shutdown.
+    address, number = host or settings.host, settings.port if port is None else port
+    listening = listen(address, number)
+    shown = f"[{address}]" if ":" in address else address
+    state.err.print(f"listening on http://{shown}:{number} (dashboard at /, API docs at /docs)")
     app = create_app(settings, on_first_key=show_first_key, recover=recover)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
-        host=host or settings.host,
-        port=settings.port if port is None else port,
         log_level=log_level,
         # Proxies and load balancers see heartbeats on SSE streams; keep sockets reasonable.
         timeout_graceful_shutdown=10,
     )
+    uvicorn.Server(config).run(sockets=[listening])
