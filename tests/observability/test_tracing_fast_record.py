@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+import anyio
+import pytest
+from anyio.lowlevel import current_token
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
@@ -11,9 +14,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Span, Status, StatusCode
 
-from baton.observability.tracing_export import SpanOwners, span_record
+from baton.observability.tracing_export import TraceStoreProcessor, span_record
 from baton.observability.tracing_fast import FastSpan, SpanRecorder
-from baton.store.traces import SpanRecord
+from baton.store.traces import MemoryTraceStore, SpanRecord
 
 OWNER = ("ex_1", "ws_1")
 
@@ -83,24 +86,32 @@ def test_the_record_is_a_copy_of_the_spans_attributes() -> None:
     assert "changed" not in fast.attributes
 
 
-def test_the_recorder_skips_processors_whose_on_start_does_nothing() -> None:
+@pytest.mark.anyio
+async def test_the_recorder_skips_processors_whose_on_start_does_nothing() -> None:
     provider = TracerProvider()
-    owners = SpanOwners()
+    traces = MemoryTraceStore()
+    keeper = TraceStoreProcessor(traces, current_token())
     exporter = InMemorySpanExporter()
     batch = BatchSpanProcessor(exporter)
     simple = SimpleSpanProcessor(exporter)
     try:
-        recorder = _recorder(provider, [owners, batch, simple])
-        assert recorder.on_start == (owners.on_start,)
-        assert recorder.on_end == (batch.on_end, simple.on_end)
+        recorder = _recorder(provider, [keeper, batch, simple])
+        assert recorder.on_start == (keeper.on_start,)
+        assert recorder.on_end == (keeper.on_end, batch.on_end, simple.on_end)
         root = provider.get_tracer("baton").start_span(
             "execution", attributes={"baton.execution_id": "ex_1", "baton.workspace_id": "ws_1"}
         )
-        owners.on_start(root)  # pyright: ignore[reportArgumentType]
+        keeper.on_start(root)  # pyright: ignore[reportArgumentType]
         span = recorder.start("step s1", {}, parent=root)
         assert span is not None
-        assert owners.owners[span.get_span_context().span_id] == OWNER
+        span_id = span.get_span_context().span_id
+        assert keeper.owners[span_id] == OWNER
         span.end()
         assert [s.name for s in exporter.get_finished_spans()] == ["step s1"]
+        assert await anyio.to_thread.run_sync(keeper.force_flush)
+        assert span_id not in keeper.owners  # taken back as it was written
+        kept = await traces.spans("ex_1")
+        assert [(s.name, s.workspace_id) for s in kept] == [("step s1", "ws_1")]
     finally:
         batch.shutdown()
+        await anyio.to_thread.run_sync(keeper.shutdown)

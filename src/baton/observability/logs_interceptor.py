@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable, Sequence
 from contextvars import Token
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 from baton.events import (
     ApprovalRequested,
@@ -48,12 +48,12 @@ from baton.observability.logs_context import (
     HasSpanIds,
     LogContext,
     current_context,
-    current_span,
     current_trace,
     reset_context,
     set_context,
     span_hex_ids,
 )
+from baton.observability.tracing_context import current_span
 
 __all__ = ["AGENT_LOGGER", "RUN_LOGGER", "LoggingInterceptor"]
 
@@ -220,13 +220,14 @@ class LoggingInterceptor:
         token = set_context(_new_context(LogContext, (execution_id, workspace_id, step_id)))
         if run is not None:
             run.agents[step_id] = agent
-            if run.traced and (span := current_span()) is not None:
-                run.traces[step_id] = span
+            if run.traced:
+                run.traces[step_id] = current_span()
         return token
 
     def exit_attempt(self, state: object, exc: BaseException | None) -> None:
         """Put the log context back."""
-        reset_context(cast("Token[LogContext]", state))
+        # `state` is the token `enter_attempt` returned (not `cast`: a call per attempt).
+        reset_context(state)  # pyright: ignore[reportArgumentType]
 
     def events(self, events: Sequence[RunEvent]) -> None:
         """Make the records the events call for; never raises."""

@@ -27,6 +27,7 @@ Where each figure comes from:
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -157,25 +158,29 @@ class MetricsInterceptor(Collector):
         observer = self.durations
         try:
             for event in events:
-                kind = type(event)
                 # A step's start and success (nearly all the events of a healthy run) are
-                # counted inline: a handler call less per event is a third of the cost here.
-                if kind is StepStarted or kind is StepSucceeded:
+                # counted inline, narrowed by `type(...) is` rather than `cast` (a call): a
+                # handler call less per event is a third of the cost here.
+                if type(event) is StepStarted:
                     run = runs.get(event.execution_id)
                     if run is None:
                         run = runs[event.execution_id] = _RunMemory()
-                    if kind is StepStarted:
-                        started = cast("StepStarted", event)
-                        agent = agents.get(started.agent) or self.counts.agent(started.agent)
-                        run.agents[started.step_id] = agent
-                        agent.started += 1
-                        continue
-                    succeeded = cast("StepSucceeded", event)
-                    agent = run.agents.pop(succeeded.step_id, self._unknown)
+                    agent = agents.get(event.agent) or self.counts.agent(event.agent)
+                    run.agents[event.step_id] = agent
+                    agent.started += 1
+                    continue
+                if type(event) is StepSucceeded:
+                    run = runs.get(event.execution_id)
+                    if run is None:
+                        run = runs[event.execution_id] = _RunMemory()
+                    agent = run.agents.pop(event.step_id, self._unknown)
                     agent.succeeded += 1
-                    agent.succeeded_s.observe(succeeded.duration_s)
+                    # `PlainHistogram.observe` written out: a call less per step.
+                    histogram, took = agent.succeeded_s, event.duration_s
+                    histogram.counts[bisect_left(histogram.bounds, took)] += 1
+                    histogram.total += took
                     if observer is not None:
-                        observer.step_duration(agent.name, "succeeded", succeeded.duration_s)
+                        observer.step_duration(agent.name, "succeeded", took)
                     continue
                 if type(event) is ExecutionFinished:
                     self._execution_finished(runs.pop(event.execution_id, None), event)
@@ -183,7 +188,7 @@ class MetricsInterceptor(Collector):
                 if type(event) is ExecutionWaiting:
                     runs.pop(event.execution_id, None)
                     continue
-                handler = handlers.get(kind)
+                handler = handlers.get(type(event))
                 if handler is None:
                     continue
                 run = runs.get(event.execution_id)

@@ -20,8 +20,8 @@ around the executor and the agent calls, and a store wrapper (`TracedExecutionSt
 as calls spread through the code. `setup_tracing` builds all of it from the settings:
 
 - the provider is baton's own (`Tracing.provider`); the global one is left alone;
-- finished spans of executions go to the database (`TraceStore`, through a batch processor
-  and `StoreSpanExporter`) unless ``BATON_TRACE_DB=false``, and to an OTLP/HTTP collector
+- finished spans of executions go to the database (`TraceStore`, through baton's own
+  processor, `TraceStoreProcessor`) unless ``BATON_TRACE_DB=false``, and to an OTLP/HTTP collector
   when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set;
   the SDK reads the other standard ``OTEL_*`` variables (headers, sampler, service name);
 - the trace context comes in from API requests and goes out on httpx calls (see
@@ -46,6 +46,7 @@ trees (see `baton.store.traces.span_tree`).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 import traceback
@@ -54,17 +55,26 @@ from contextvars import Token
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
-from typing import Final, cast
+from typing import Final
 
 import anyio
 from anyio.lowlevel import current_token
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import NoOpTracer, Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import (
+    NoOpTracer,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    Tracer,
+)
 from opentelemetry.util.types import AttributeValue
 
 from baton.events import (
@@ -79,11 +89,11 @@ from baton.events import (
     StepRecovery,
     StepRetrying,
 )
+from baton.observability.tracing_context import CONTEXT_VAR, SPAN_KEY, make_current, restore
 from baton.observability.tracing_export import (
     EXECUTION_ID,
     WORKSPACE_ID,
-    SpanOwners,
-    StoreSpanExporter,
+    TraceStoreProcessor,
 )
 from baton.observability.tracing_fast import SpanRecorder
 from baton.observability.tracing_http import (
@@ -119,6 +129,8 @@ __all__ = [
     "service_resource",
     "setup_tracing",
 ]
+
+log = logging.getLogger("baton.observability.tracing")
 
 TRACER_NAME = "baton"
 """The instrumentation scope of baton's spans."""
@@ -171,6 +183,8 @@ class TracingInterceptor:
         self.redact = redactor or Redactor()
         """Masks secrets in texts that go into spans."""
         self._roots: dict[str, Span] = {}
+        # The roots' contexts, read once per run rather than once per attempt.
+        self._root_contexts: dict[str, SpanContext] = {}
         # Attempts that raised, per execution and step, with the time they ended: their
         # span stays open until the loop's decision (retry, rung, fail) is committed.
         self._failed: dict[str, dict[str, tuple[Span, int]]] = {}
@@ -199,19 +213,33 @@ class TracingInterceptor:
         span = None
         if recorder is not None:
             # The parent is the execution's root span, which is current in every step worker
-            # (they run inside the task that made it current): found by id here, which is
-            # cheaper than reading the current context (None: look in the context).
-            parent = self._roots.get(execution_id)
-            span = recorder.start(name, attributes, parent=parent)
+            # (they run inside the task that made it current): its context, kept by execution
+            # id once per run, is cheaper than reading the current one (None: read it).
+            parent = self._root_contexts.get(execution_id)
+            span = recorder.start(name, attributes, parent_context=parent)
         if span is None:  # no recorder, or no sampled execution span to hang it on
             span = self.tracer.start_span(name, attributes=attributes)
-        token = otel_context.attach(trace.set_span_in_context(span))
-        return span, token, execution_id, step_id
+        var = CONTEXT_VAR
+        if var is None:
+            return span, make_current(span), execution_id, step_id
+        # `make_current` written out (see `tracing_context`): a call less per attempt.
+        values = var.get().copy()
+        values[SPAN_KEY] = span
+        return span, var.set(Context(values)), execution_id, step_id
 
     def exit_attempt(self, state: object, exc: BaseException | None) -> None:
         """End the attempt's span; a failed one waits for the loop's decision (see `events`)."""
-        span, token, execution_id, step_id = cast("_AttemptState", state)
-        otel_context.detach(token)
+        # `state` is what `enter_attempt` returned (declared, not `cast`: a call per attempt).
+        attempt: _AttemptState = state  # pyright: ignore[reportAssignmentType]
+        span, token, execution_id, step_id = attempt
+        var = CONTEXT_VAR
+        if var is None:
+            restore(token)
+        else:  # `restore` written out
+            try:  # noqa: SIM105 (`contextlib.suppress` is a context manager per attempt)
+                var.reset(token)
+            except (ValueError, RuntimeError):  # another context's token: as `detach`
+                pass
         if exc is None:
             span.end()
             return
@@ -369,6 +397,7 @@ class _ExecutionSpan:
         self._span = span
         self._token = otel_context.attach(trace.set_span_in_context(span))
         interceptor._roots[self._eid] = span  # pyright: ignore[reportPrivateUsage]
+        interceptor._root_contexts[self._eid] = span.get_span_context()  # pyright: ignore[reportPrivateUsage]
         return span
 
     async def __aexit__(
@@ -383,6 +412,7 @@ class _ExecutionSpan:
         for span, ended in interceptor._failed.pop(self._eid, {}).values():  # pyright: ignore[reportPrivateUsage]
             span.end(end_time=ended)
         interceptor._roots.pop(self._eid, None)  # pyright: ignore[reportPrivateUsage]
+        interceptor._root_contexts.pop(self._eid, None)  # pyright: ignore[reportPrivateUsage]
         if exc is not None:
             interceptor._record_error(self._span, exc)  # pyright: ignore[reportPrivateUsage]
         self._span.end()
@@ -634,9 +664,7 @@ def setup_tracing(
 
     kept = traces if settings.trace_db else None
     if kept is not None:
-        owners = SpanOwners()
-        add(owners)
-        add(_batch(StoreSpanExporter(kept, owners, current_token()), env))
+        add(_trace_store_processor(kept, env))
     if _otlp_configured(env):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -684,6 +712,35 @@ def _otlp_configured(env: Mapping[str, str]) -> bool:
     return bool(
         env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     )
+
+
+def _trace_store_processor(traces: TraceStore, env: Mapping[str, str]) -> TraceStoreProcessor:
+    """The processor that keeps spans of executions in `traces`, bound to the running loop.
+
+    It reads the ``OTEL_BSP_*`` variables as the SDK's batch processor does (a value that is
+    not a positive whole number is ignored, with a warning); unset, `_batch`'s defaults.
+    """
+    return TraceStoreProcessor(
+        traces,
+        current_token(),
+        max_queue_size=_env_int(env, "OTEL_BSP_MAX_QUEUE_SIZE", 32768),
+        schedule_delay_s=_env_int(env, "OTEL_BSP_SCHEDULE_DELAY", 1000) / 1000,
+        max_batch_size=_env_int(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 2048),
+    )
+
+
+def _env_int(env: Mapping[str, str], var: str, default: int) -> int:
+    raw = env.get(var, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value > 0:
+        return value
+    log.warning("%s=%r is not a positive whole number: %d is used instead", var, raw, default)
+    return default
 
 
 def _batch(exporter: SpanExporter, env: Mapping[str, str]) -> BatchSpanProcessor:

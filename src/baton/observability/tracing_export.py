@@ -1,35 +1,45 @@
-"""Finished spans into the `TraceStore`: which execution a span belongs to, and the bridge.
+"""Finished spans into the `TraceStore`: which execution a span belongs to, the queue, the bridge.
+
+`TraceStoreProcessor` is the span processor that keeps the spans of executions. It stands
+in for the SDK's ``BatchSpanProcessor`` (plus an owners' processor and an exporter), which
+cost a step attempt about a microsecond more in a run: a ``getpid`` and half a dozen
+property reads per span.
 
 **Ownership.** Only an execution's root span names the execution (``baton.execution_id``,
 ``baton.workspace_id``): copying those attributes onto every span would cost each step more
-than the rest of its span. Instead `SpanOwners`, a span processor, notes when a span
-starts that its parent belongs to an execution, so it does too (a dict lookup and store),
-and the exporter takes each span's owner out of the map as it writes the span. A parent
-ends after its children start, so an owner is always known when a child starts. Spans of
-no execution (the API's own work, planning before an execution exists) are not kept in the
-database; they still go to OTLP.
+than the rest of its span. Instead the processor notes when a span starts that its parent
+belongs to an execution, so it does too (a dict lookup and store); the worker takes the
+owner back out as it writes the span. A parent ends after its children start, so an owner
+is always known when a child starts. Spans of no execution (the API's own work, planning
+before an execution exists) are dropped as they end; they still go to OTLP.
 
-**Bridge.** `SpanExporter.export` runs on the batch processor's worker thread, while the
-stores are async and bound to the event loop that opened them. `StoreSpanExporter` hands
-each batch to the loop (`anyio.from_thread.run` with the loop's token) and waits for it to
+**Queue.** A span of an execution is appended to a plain deque as it ends (the span alone:
+a tuple with its owner would be one more object per span for the garbage collector);
+a worker thread takes the queue every second (``OTEL_BSP_SCHEDULE_DELAY``), as soon as it
+holds a batch (``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``), and on a flush or shutdown. A full
+queue (``OTEL_BSP_MAX_QUEUE_SIZE``) drops the spans that do not fit, with a warning: a slow
+store never holds a step up.
+
+**Bridge.** The worker makes the records (`span_record`) and hands each batch to the event
+loop the store belongs to (`anyio.from_thread.run` with the loop's token), waiting for it to
 be written: one transaction per batch, no database work on the executor's hot path, and the
 same `Database` (and error translation) as every other store. The loop must therefore never
-block waiting for the exporter: `Tracing.flush` and `Tracing.shutdown` run the provider's
-flush in a worker thread. A batch exported on the loop's own thread (someone called
-``force_flush`` there) is kept and written with the next batch instead of deadlocking.
+wait for the worker: `Tracing.flush` and `Tracing.shutdown` run the provider's flush in a
+worker thread, and a ``force_flush`` called on the loop's own thread only wakes the worker.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Sequence
 
 import anyio.from_thread
 from anyio.lowlevel import EventLoopToken
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import TraceFlags
 
 from baton.observability.tracing_fast import (
     KIND_NAMES,
@@ -40,7 +50,7 @@ from baton.observability.tracing_fast import (
 )
 from baton.store.traces import SpanEventRecord, SpanRecord, TraceStore
 
-__all__ = ["EXECUTION_ID", "WORKSPACE_ID", "SpanOwners", "StoreSpanExporter", "span_record"]
+__all__ = ["EXECUTION_ID", "WORKSPACE_ID", "Owner", "TraceStoreProcessor", "span_record"]
 
 log = logging.getLogger("baton.observability.tracing")
 
@@ -51,45 +61,6 @@ WORKSPACE_ID = "baton.workspace_id"
 
 Owner = tuple[str, str]
 """An execution id and its workspace id."""
-
-
-class SpanOwners(SpanProcessor):
-    """Notes, as each span starts, the execution it belongs to (see the module docstring)."""
-
-    def __init__(self) -> None:
-        """Start with no spans."""
-        self.owners: dict[int, Owner] = {}
-        """Span id -> its execution; an entry leaves when the exporter takes the span."""
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        """Inherit the parent's execution, or take the one a root span names."""
-        owners = self.owners
-        # Span contexts are tuples (trace id, span id, ...): indexed rather than read
-        # through their properties, as this runs for every span.
-        span_id = span.get_span_context()[1]
-        parent = span.parent
-        if parent is not None:
-            owner = owners.get(parent[1])
-            if owner is not None:
-                owners[span_id] = owner
-                return
-        attributes = span.attributes
-        if attributes is None:
-            return
-        execution_id = attributes.get(EXECUTION_ID)
-        workspace_id = attributes.get(WORKSPACE_ID)
-        if isinstance(execution_id, str) and isinstance(workspace_id, str):
-            owners[span_id] = (execution_id, workspace_id)
-
-    # No ``on_end``: the exporter takes the owner (and the SDK's no-op is skipped by the
-    # span recorder, which calls only the methods a processor overrides).
-
-    def shutdown(self) -> None:
-        """Nothing to do: the exporter, shut down after this, still needs the owners."""
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Nothing is buffered here."""
-        return True
 
 
 def span_record(span: ReadableSpan, owner: Owner, hexes: Hexes | None = None) -> SpanRecord | None:
@@ -143,61 +114,171 @@ def _event(event: Event) -> SpanEventRecord:
     )
 
 
-class StoreSpanExporter(SpanExporter):
-    """Writes the finished spans of executions to a `TraceStore`, through the event loop."""
+_SAMPLED = TraceFlags.SAMPLED
 
-    def __init__(self, store: TraceStore, owners: SpanOwners, token: EventLoopToken) -> None:
-        """Keep spans `owners` knows the execution of in `store`, on the loop of `token`.
+
+class TraceStoreProcessor(SpanProcessor):
+    """Keeps the finished spans of executions in a `TraceStore` (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: TraceStore,
+        token: EventLoopToken,
+        *,
+        max_queue_size: int = 32768,
+        schedule_delay_s: float = 1.0,
+        max_batch_size: int = 2048,
+    ) -> None:
+        """Keep spans in `store`, written on the loop of `token`; starts the worker thread.
 
         Args:
             store: Where spans are kept.
-            owners: The processor that notes each span's execution (added to the same
-                provider, before the batch processor of this exporter).
             token: The event loop the store belongs to (`anyio.lowlevel.current_token`).
+            max_queue_size: Spans waiting beyond this are dropped (a store that keeps up
+                never gets near: the default holds a 10,000-step burst's spans).
+            schedule_delay_s: How long a span may wait before the worker writes it.
+            max_batch_size: The most spans written in one transaction; a queue this long
+                wakes the worker at once.
         """
+        if max_queue_size < 1 or max_batch_size < 1 or schedule_delay_s <= 0:
+            raise ValueError("queue size, batch size and delay must be positive")
+        self.owners: dict[int, Owner] = {}
+        """Span id -> its execution, for the spans of executions not written yet."""
         self._store = store
-        self._owners = owners.owners
         self._token = token
         self._loop_thread = threading.get_ident()
-        self._pending: list[SpanRecord] = []
+        self._max_queue = max_queue_size
+        self._delay_s = schedule_delay_s
+        self._batch = max_batch_size
+        self._queue: deque[ReadableSpan] = deque()
+        self._dropped = 0
         self._closed = False
+        self._wake = threading.Event()
+        self._lock = threading.Lock()  # guards `_flushes` (the hot path takes no lock)
+        self._flushes: list[threading.Event] = []
+        self._worker = threading.Thread(target=self._work, name="baton-trace-store", daemon=True)
+        self._worker.start()
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Write the batch's spans of executions (called on the batch processor's thread)."""
+    # -- on the threads that make spans (the event loop's, mostly) ---------------------------
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        """Inherit the parent's execution, or take the one a root span names."""
+        # Span contexts are tuples (trace id, span id, remote, flags, ...): indexed rather
+        # than read through their properties, as this runs for every span.
+        # Most spans are attempts' `FastSpan`s (handed in as a `Span` by the recorder): their
+        # fields are read directly rather than through the properties.
+        if type(span) is FastSpan:  # pyright: ignore[reportUnnecessaryComparison]
+            context, parent = span._context, span._parent  # pyright: ignore[reportPrivateUsage]
+        else:
+            context, parent = span.get_span_context(), span.parent
+        if not context[3] & _SAMPLED:  # recorded but not sampled: not exported either
+            return
+        owners = self.owners
+        if parent is not None:
+            owner = owners.get(parent[1])
+            if owner is not None:
+                owners[context[1]] = owner
+                return
+        attributes = span.attributes
+        if attributes is None:
+            return
+        execution_id = attributes.get(EXECUTION_ID)
+        workspace_id = attributes.get(WORKSPACE_ID)
+        if isinstance(execution_id, str) and isinstance(workspace_id, str):
+            owners[context[1]] = (execution_id, workspace_id)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Queue a span of an execution for the worker; drop any other."""
+        fast = type(span) is FastSpan  # most spans (attempts): the field, not the method
+        context = span._context if fast else span.get_span_context()  # pyright: ignore[reportPrivateUsage, reportAttributeAccessIssue]
+        if context is None or context[1] not in self.owners or self._closed:
+            return
+        queue = self._queue
+        if len(queue) >= self._max_queue:
+            self.owners.pop(context[1], None)
+            self._dropped += 1  # counted, and reported by the worker (never log on this path)
+            return
+        queue.append(span)
+        if len(queue) == self._batch:  # each crossing passes through equality: one wake
+            self._wake.set()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Write every span queued so far; False if that took longer than `timeout_millis`.
+
+        On the event loop's own thread it only wakes the worker: waiting there would block
+        the loop that must write the spans.
+        """
+        if self._closed or not self._worker.is_alive():
+            return not self._queue
+        if threading.get_ident() == self._loop_thread:
+            self._wake.set()
+            return False
+        done = threading.Event()
+        with self._lock:
+            self._flushes.append(done)
+        self._wake.set()
+        return done.wait(timeout_millis / 1000)
+
+    def shutdown(self) -> None:
+        """Write what is queued, then stop the worker (it waits at most 30 s for the store)."""
         if self._closed:
-            return SpanExportResult.FAILURE
-        take = self._owners.pop
-        records = list(self._pending)
+            return
+        self._closed = True
+        self._wake.set()
+        if threading.get_ident() == self._loop_thread:
+            return  # the worker writes what is queued once the loop is free again
+        self._worker.join(30.0)
+        if self._worker.is_alive():
+            return  # still writing (a slow store): it stops after this batch
+        self.owners.clear()
+        if self._queue:
+            log.warning("%d span(s) were not kept: the trace store closed", len(self._queue))
+            self._queue.clear()
+
+    # -- on the worker thread ----------------------------------------------------------------
+
+    def _work(self) -> None:
+        """Write the queue every `schedule_delay_s`, when woken, and once more at the end."""
+        while True:
+            self._wake.wait(self._delay_s)
+            self._wake.clear()
+            closing = self._closed
+            with self._lock:
+                flushes, self._flushes = self._flushes, []
+            # Flushes taken before the queue is: every span queued before they asked is in.
+            try:
+                self._write_queue()
+            except Exception:  # a bug here must not stop the worker (spans would pile up)
+                log.exception("could not keep spans in the trace store")
+            for done in flushes:
+                done.set()
+            if closing:
+                return
+
+    def _write_queue(self) -> None:
+        queue, take = self._queue, self._queue.popleft
+        while queue:
+            batch = [take() for _ in range(min(len(queue), self._batch))]
+            self._write(batch)
+        if self._dropped:
+            dropped, self._dropped = self._dropped, 0
+            log.warning("%d span(s) were dropped: the trace store fell behind", dropped)
+
+    def _write(self, batch: Sequence[ReadableSpan]) -> None:
         hexes: Hexes = ({}, {})
-        for span in spans:
+        records: list[SpanRecord] = []
+        take = self.owners.pop
+        for span in batch:
             context = span.get_span_context()
-            owner = take(context.span_id, None) if context is not None else None
-            if owner is None:
+            owner = take(context[1], None) if context is not None else None
+            if owner is None:  # the store closed meanwhile
                 continue
             record = span_record(span, owner, hexes)
             if record is not None:
                 records.append(record)
         if not records:
-            return SpanExportResult.SUCCESS
-        if threading.get_ident() == self._loop_thread:
-            self._pending = records  # waiting here would block the loop that must write them
-            return SpanExportResult.SUCCESS
-        self._pending = []
+            return
         try:
             anyio.from_thread.run(self._store.add, records, token=self._token)
-        except Exception as exc:
+        except Exception as exc:  # the store failed, or its loop is gone
             log.warning("could not keep %d span(s) in the trace store: %s", len(records), exc)
-            return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        """Write nothing more (called after the batch processor's last export)."""
-        self._closed = True
-        self._owners.clear()
-        if self._pending:
-            log.warning("%d span(s) were not kept: the trace store closed", len(self._pending))
-            self._pending = []
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Nothing is buffered here (the batch processor holds the spans)."""
-        return True

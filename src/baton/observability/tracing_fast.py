@@ -6,9 +6,9 @@ per step attempt and one per group commit, so those two are made here instead, b
 `SpanRecorder`: a `FastSpan` is a complete, recording OpenTelemetry span (it can be made
 current, agents may set attributes and add events on it) whose parent is the current span;
 it is a `ReadableSpan` too, so when it ends it is handed as it is to the same span
-processors as every other span (batch exporters to the database and OTLP, test
-exporters). Processors whose ``on_start`` or ``on_end`` is a no-op (an export processor's
-start, the owners' end) are not called at all.
+processors as every other span (the trace store's processor, the batch exporter to OTLP,
+test exporters). Processors whose ``on_start`` or ``on_end`` is a no-op (an SDK export
+processor's start) are not called at all.
 
 What it leaves out, by design: the sampler (a child takes its sampled parent's decision, as
 the default parent-based sampler would; under a parent that is not sampled, or no parent,
@@ -18,6 +18,7 @@ links.
 
 from __future__ import annotations
 
+import random
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +29,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
-from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util.types import Attributes, AttributeValue
@@ -49,6 +50,7 @@ _UNSET = Status(StatusCode.UNSET)
 _SAMPLED = TraceFlags.SAMPLED
 _new_context: Callable[[type[SpanContext], tuple[object, ...]], SpanContext] = tuple.__new__  # pyright: ignore[reportUnknownMemberType, reportAssignmentType, reportUnknownVariableType]
 _time_ns = time.time_ns
+_getrandbits = random.getrandbits
 # ``on_start`` methods that do nothing: the base class's, and the SDK's export processors'
 # (each overrides it with a bare ``pass``); a call skipped is a call less per span.
 _NO_OP_STARTS = frozenset(
@@ -132,6 +134,7 @@ class SpanRecorder:
         """The processors' ``on_end`` that do something."""
         self.resource = resource
         self.id_generator = id_generator
+        self._random_ids = type(id_generator) is RandomIdGenerator
         self.scope = scope
         self.redact = redact
 
@@ -141,23 +144,32 @@ class SpanRecorder:
         attributes: dict[str, AttributeValue],
         *,
         parent: trace.Span | None = None,
+        parent_context: SpanContext | None = None,
         kind: SpanKind = SpanKind.INTERNAL,
         start_time: int | None = None,
     ) -> FastSpan | None:
         """A span started now (or at `start_time`), child of `parent` (default: the current span).
 
+        `parent_context`, when given, is the parent's context, read once by the caller (an
+        execution's root span is the parent of every attempt): `parent` is then not read.
         Returns None when there is no sampled parent span in this process to hang it on.
         """
-        if parent is None:
-            parent = trace.get_current_span()
-        parent_context = parent.get_span_context()
+        if parent_context is None:
+            if parent is None:
+                parent = trace.get_current_span()
+            parent_context = parent.get_span_context()
         # A SpanContext is a tuple: unpacked at once rather than through six properties.
         trace_id, _, _, flags, state, valid = parent_context
         if not (valid and flags & _SAMPLED):
             return None
         # Made as `SpanContext.__new__` makes it, less its validity check: the ids are valid
         # (the parent's, and a generator's, which never gives the invalid span id 0).
-        span_id = self.id_generator.generate_span_id()
+        if self._random_ids:  # `RandomIdGenerator.generate_span_id`, without its call
+            span_id = _getrandbits(64)
+            while not span_id:  # 0 is the invalid span id
+                span_id = _getrandbits(64)
+        else:
+            span_id = self.id_generator.generate_span_id()
         context = _new_context(SpanContext, (trace_id, span_id, False, flags, state, True))
         span = FastSpan(self, name, context, parent_context, attributes, kind, start_time)
         for on_start in self.on_start:

@@ -66,6 +66,12 @@ class TracedExecutionStore(DelegatingExecutionStore):
         self._system = system
         self._recorder = recorder
         self._min_ns = int(min_duration_s * 1e9)
+        self._never_suspends = inner.append_never_suspends
+
+    @property
+    def append_never_suspends(self) -> bool:
+        """As the inner store (read once: the executor asks at every commit)."""
+        return self._never_suspends
 
     async def _traced(self, operation: str, call: Awaitable[T], count: int | None = None) -> T:
         parent = _get_current_span()
