@@ -153,6 +153,9 @@ class StepRetrying(StepEvent):
     """The attempt that failed."""
     error: str = ""
     """Why it failed."""
+    error_class: str = ""
+    """The error's class (a `baton.error_classes.ErrorClass` value, e.g. ``transient``);
+    empty in events recorded before baton noted it."""
     delay_s: float = 0.0
     """Back-off before the next attempt."""
 
@@ -166,6 +169,9 @@ class StepFailed(StepEvent):
     """Why it failed."""
     error_type: str = ""
     """Class name of the error, e.g. ``StepTimeoutError``."""
+    error_class: str = ""
+    """The error's class (a `baton.error_classes.ErrorClass` value, e.g. ``timeout``);
+    empty in events recorded before baton noted it."""
     attempts: int = 1
     """How many attempts were made."""
     started_at: datetime | None = None

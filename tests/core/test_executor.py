@@ -94,6 +94,7 @@ async def test_retryable_errors_are_retried_then_succeed(registry: AgentRegistry
     retries = [e for e in events if e.kind == "step_retrying"]
     assert [e.attempt for e in retries] == [1, 2]  # type: ignore[union-attr]
     assert all(e.delay_s >= 0.01 for e in retries)  # type: ignore[union-attr]  # retry_after honoured
+    assert {e.error_class for e in retries} == {"rate_limited"}  # type: ignore[union-attr]
 
 
 async def test_retries_stop_at_max_attempts(registry: AgentRegistry) -> None:
@@ -136,6 +137,7 @@ async def test_timeout_fails_the_attempt(registry: AgentRegistry) -> None:
     assert result.status is ExecutionStatus.FAILED
     failed = [e for e in events if e.kind == "step_failed"]
     assert failed[0].error_type == "StepTimeoutError"  # type: ignore[union-attr]
+    assert failed[0].error_class == "timeout"  # type: ignore[union-attr]
 
 
 async def test_steps_start_when_their_own_dependencies_are_done(registry: AgentRegistry) -> None:

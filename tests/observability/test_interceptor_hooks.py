@@ -7,7 +7,12 @@ from types import TracebackType
 
 import pytest
 
-from baton.core.interceptors import AttemptHooks, RunInterceptor, around_attempt
+from baton.core.interceptors import (
+    RunInterceptor,
+    around_attempt,
+    attempt_hooks,
+    attempt_watchers,
+)
 from baton.events import RunEvent
 from baton.observability.logs_interceptor import LoggingInterceptor
 from baton.observability.metrics_interceptor import MetricsInterceptor
@@ -84,12 +89,18 @@ class _PlainScope:
 def test_the_observability_interceptors_offer_the_hooks() -> None:
     from opentelemetry.trace import NoOpTracer
 
-    for interceptor in (
+    tracing, logging, metrics = (
         TracingInterceptor(NoOpTracer()),
         LoggingInterceptor(),
         MetricsInterceptor(),
-    ):
-        assert isinstance(interceptor, AttemptHooks)
+    )
+    # Metrics have nothing to do around attempts (the events carry the error classes):
+    # left out there, so the other two take the fast path.
+    watchers = attempt_watchers((tracing, logging, metrics))
+    assert watchers == (tracing, logging)
+    hooks = attempt_hooks(watchers)
+    assert hooks is not None
+    assert len(hooks) == 2
 
 
 async def test_hooks_are_entered_in_order_and_left_in_reverse() -> None:

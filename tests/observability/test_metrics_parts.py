@@ -25,6 +25,7 @@ from baton.events import (
     ExecutionWaiting,
     StepFailed,
     StepLog,
+    StepRetrying,
     StepStarted,
     StepSucceeded,
 )
@@ -101,6 +102,40 @@ def test_events_handed_in_directly_are_counted_and_forgotten() -> None:
         == 1
     )
     assert "hunter2" not in metrics.render().decode()
+
+
+def test_error_classes_come_from_the_events() -> None:
+    metrics = Metrics()
+    metrics.interceptor.events(
+        [
+            ExecutionStarted(execution_id="ex1", at=T0),
+            StepStarted(execution_id="ex1", step_id="a", agent="http.get", at=T0),
+            StepRetrying(execution_id="ex1", step_id="a", error="429", error_class="rate_limited"),
+            StepStarted(execution_id="ex1", step_id="a", agent="http.get", attempt=2, at=T0),
+            StepFailed(
+                execution_id="ex1",
+                step_id="a",
+                error="took too long",
+                error_type="StepTimeoutError",
+                error_class="timeout",
+            ),
+            # Recorded before events carried the class: the fallbacks.
+            StepStarted(execution_id="ex1", step_id="b", agent="http.get", at=T0),
+            StepRetrying(execution_id="ex1", step_id="b", error="flaky"),
+            StepStarted(execution_id="ex1", step_id="b", agent="http.get", attempt=2, at=T0),
+            StepFailed(
+                execution_id="ex1", step_id="b", error="no", error_type="PermissionDeniedError"
+            ),
+        ]
+    )
+
+    def errors(error_class: str) -> float:
+        return value(metrics, "baton_step_errors_total", agent="http.get", error_class=error_class)
+
+    assert errors("rate_limited") == 1
+    assert errors("timeout") == 1
+    assert errors("transient") == 1
+    assert errors("permission") == 1
 
 
 def test_a_broken_batch_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:

@@ -75,7 +75,9 @@ class Traced:
         recovery: RecoveryPolicy | None = None,
         secrets: dict[str, str] | None = None,
     ) -> ExecutionResult:
-        store = self.tracing.wrap_store(MemoryExecutionStore())
+        # A store that suspends on commit, as a database does (the in-memory one is not
+        # wrapped: see the last test of this section).
+        store = self.tracing.wrap_store(Commits(0.0), system="sqlite")
         options = ExecutorOptions(
             interceptors=(self.interceptor,), workspace_id="ws_t", secrets=secrets or {}
         )
@@ -227,6 +229,14 @@ class Commits(MemoryExecutionStore):
         if self.fail:
             raise StoreError("the disk is full")
         return await super().append(events)
+
+
+async def test_the_in_memory_store_is_not_wrapped(traced: Traced) -> None:
+    # Its commits are dict updates that never suspend: nothing a span would show.
+    memory = MemoryExecutionStore()
+    assert traced.tracing.wrap_store(memory) is memory
+    database_like = Commits(0.0)
+    assert traced.tracing.wrap_store(database_like, system="sqlite") is not database_like
 
 
 async def test_quick_store_transactions_make_no_span_but_slow_and_failed_ones_do(

@@ -442,12 +442,12 @@ class _Run:
                 plan_recovery=self.plan.recovery,
             )
         )
-        text = _describe(error)
+        text, error_class = _describe(error), classify(error).value
         recovery = partial(
             StepRecovery,
             execution_id=self.id,
             step_id=sid,
-            error_class=classify(error).value,
+            error_class=error_class,
             agent=agent,
         )
         if isinstance(decision, UseAlternative):
@@ -482,6 +482,7 @@ class _Run:
                     step_id=sid,
                     attempt=attempt,
                     error=text,
+                    error_class=error_class,
                     delay_s=decision.delay_s,
                 )
             )
@@ -527,6 +528,7 @@ class _Run:
                 step_id=sid,
                 error=text,
                 error_type=type(error).__name__,
+                error_class=classify(error).value,
                 attempts=self.state.attempt[sid],
                 started_at=self.started_at.get(sid),
             )

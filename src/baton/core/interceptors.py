@@ -20,7 +20,9 @@ calls (`AttemptHooks`). When every interceptor does, the step workers take them 
 (`attempt_hooks`) and call them directly around each attempt (`enter_hooks`,
 `leave_hooks`): no context manager and no coroutine per interceptor, which is most of what
 wrapping an attempt costs (an attempt of a no-op step lasts some 40 microseconds).
-`around_attempt` is the general path, for interceptors that must await.
+`around_attempt` is the general path, for interceptors that must await. An interceptor
+with nothing to do around attempts says so with ``watches_attempts = False``
+(`attempt_watchers` leaves it out): its `step_attempt` is then never entered.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ __all__ = [
     "around_attempt",
     "around_execution",
     "attempt_hooks",
+    "attempt_watchers",
     "enter_hooks",
     "leave_hooks",
     "notify",
@@ -117,6 +120,14 @@ _Exit = Callable[[object, BaseException | None], None]
 
 Hooks = tuple[tuple[_Enter, _Exit], ...]
 """The bound ``enter_attempt`` and ``exit_attempt`` of each interceptor, in order."""
+
+
+def attempt_watchers(interceptors: Sequence[RunInterceptor]) -> tuple[RunInterceptor, ...]:
+    """The interceptors that work around attempts.
+
+    All but those whose ``watches_attempts`` is False (their work is all in ``events``).
+    """
+    return tuple(i for i in interceptors if getattr(i, "watches_attempts", True))
 
 
 def attempt_hooks(interceptors: Sequence[RunInterceptor]) -> Hooks | None:

@@ -22,7 +22,13 @@ from baton.agents.registry import AgentRegistry
 from baton.comms.context import SharedContext
 from baton.comms.messenger import MessageHub
 from baton.core.caching import ResultCache
-from baton.core.interceptors import around_attempt, attempt_hooks, enter_hooks, leave_hooks
+from baton.core.interceptors import (
+    around_attempt,
+    attempt_hooks,
+    attempt_watchers,
+    enter_hooks,
+    leave_hooks,
+)
 from baton.core.plan import Step
 from baton.core.references import resolve_inputs
 from baton.core.run_types import ExecutorOptions
@@ -89,7 +95,8 @@ class StepWorkers:
         # The interceptors' plain-call hooks, when they all have them (the telemetry
         # interceptors do): called directly around each attempt, they cost a fraction of a
         # context manager per interceptor (see `baton.core.interceptors`).
-        self._hooks = attempt_hooks(options.interceptors) if options.interceptors else None
+        self._watchers = attempt_watchers(options.interceptors)
+        self._hooks = attempt_hooks(self._watchers) if self._watchers else None
 
     def add_steps(self, steps: Mapping[str, Step], plan_version: int) -> None:
         """Steps a revised plan starts afresh: ready their timeouts and idempotency keys.
@@ -153,7 +160,7 @@ class StepWorkers:
 
     async def _run_attempt(self, sid: str, attempt: int, began: float) -> None:
         agent = self._agents[sid]
-        interceptors = self._options.interceptors
+        interceptors = self._watchers
         try:
             if not interceptors:
                 output = await self._call_agent(self._steps[sid], agent, attempt)

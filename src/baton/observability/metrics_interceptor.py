@@ -5,8 +5,8 @@ in plain numbers (`baton.observability.metrics_counts`), about a microsecond per
 is the collector that turns them into metric families when its registry is scraped.
 
 Memory: per agent, its counts (a bounded set: agents are registered code); per execution
-while it runs, step -> agent and step -> class of its last error, forgotten when its run ends
-(`execution` exits, or it finishes or starts waiting).
+while it runs, step -> agent and step -> class of the failure a recovery rung ended,
+forgotten when its run ends (`execution` exits, or it finishes or starts waiting).
 
 Where each figure comes from:
 
@@ -19,21 +19,22 @@ Where each figure comes from:
   counts in ``baton_steps_finished_total``.
 - Failed attempts count in ``baton_step_errors_total`` once each, from the event that says
   what happens next: ``step_retrying``, ``step_recovery`` (``alternative`` or ``ask``) or
-  ``step_failed``. The error class comes from the ``step_recovery`` event when there is one,
-  else from the exception `step_attempt` saw (a cancellation there followed by a retry or a
-  failure is the step's timeout), else from ``step_failed.error_type``.
+  ``step_failed``, each of which carries the error's class (events recorded before the
+  class was noted fall back on ``step_failed.error_type``). Nothing is done around the
+  attempts themselves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-import anyio
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
@@ -53,7 +54,7 @@ from baton.events import (
     StepSucceeded,
 )
 from baton.observability.metrics_counts import AgentCounts, Counts
-from baton.observability.metrics_errors import class_of_name, classify
+from baton.observability.metrics_errors import class_of_name
 
 __all__ = ["DurationObserver", "MetricsInterceptor"]
 
@@ -120,35 +121,15 @@ class MetricsInterceptor(Collector):
         """Count the execution in progress while its run lasts; forget it afterwards."""
         return _ExecutionWatch(self, execution_id)
 
+    watches_attempts = False
+    """Nothing to do around attempts: the events carry each failure's error class
+    (`baton.core.interceptors.attempt_watchers` leaves this interceptor out there)."""
+
     def step_attempt(
         self, execution_id: str, step_id: str, agent: str, attempt: int
-    ) -> _AttemptWatch:
-        """Note the class of the error an attempt raises, for the event that follows."""
-        return _AttemptWatch(self, execution_id, step_id)
-
-    def enter_attempt(
-        self, execution_id: str, step_id: str, agent: str, attempt: int
-    ) -> tuple[str, str]:
-        """Nothing to do yet (`baton.core.interceptors.AttemptHooks`)."""
-        return execution_id, step_id
-
-    def exit_attempt(self, state: object, exc: BaseException | None) -> None:
-        """Note the class of the error the attempt raised, for the event that follows."""
-        if exc is None:
-            return
-        execution_id, step_id = cast("tuple[str, str]", state)
-        run = self._runs.get(execution_id)
-        if run is None:
-            return
-        if isinstance(exc, Exception):
-            error_class = classify(exc).value
-        elif isinstance(exc, anyio.get_cancelled_exc_class()):
-            # The step's deadline, or the execution being cancelled: the next event tells
-            # (a retry or failure for a timeout; step_cancelled drops this guess).
-            error_class = ErrorClass.TIMEOUT.value
-        else:
-            return
-        run.errors[step_id] = error_class
+    ) -> AbstractAsyncContextManager[None]:
+        """Nothing (see `watches_attempts`); there for the protocol."""
+        return contextlib.nullcontext()
 
     def events(self, events: Sequence[RunEvent]) -> None:
         """Count committed events; never raises."""
@@ -239,14 +220,16 @@ class MetricsInterceptor(Collector):
             agent.failed_s.observe(took)
             if self.durations is not None:
                 self.durations.step_duration(agent.name, "failed", took)
-        error_class = run.errors.pop(event.step_id, None)
-        agent.error(error_class or class_of_name(event.error_type).value)
+        noted = run.errors.pop(event.step_id, None)
+        agent.error(event.error_class or noted or class_of_name(event.error_type).value)
 
     def _step_retrying(self, run: _RunMemory, event: StepRetrying) -> None:
         agent = run.agents.get(event.step_id, self._unknown)
         agent.retries += 1
-        # Only retryable errors are retried; without a note from the attempt, say transient.
-        agent.error(run.errors.pop(event.step_id, ErrorClass.TRANSIENT.value))
+        noted = run.errors.pop(event.step_id, None)
+        # Only retryable errors are retried: an event from before classes were noted in
+        # events (and with no rung's note) says transient.
+        agent.error(event.error_class or noted or ErrorClass.TRANSIENT.value)
 
     def _step_recovery(self, run: _RunMemory, event: StepRecovery) -> None:
         key, recoveries = (event.rung, event.error_class), self.counts.recoveries
@@ -287,25 +270,3 @@ class _ExecutionWatch:
         tb: TracebackType | None,
     ) -> None:
         self._owner.leave(self._execution_id)
-
-
-class _AttemptWatch:
-    """`MetricsInterceptor.step_attempt`: its `AttemptHooks` as a context manager."""
-
-    __slots__ = ("_execution_id", "_owner", "_step_id")
-
-    def __init__(self, owner: MetricsInterceptor, execution_id: str, step_id: str) -> None:
-        self._owner = owner
-        self._execution_id = execution_id
-        self._step_id = step_id
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._owner.exit_attempt((self._execution_id, self._step_id), exc)
