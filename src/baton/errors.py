@@ -54,6 +54,13 @@ class ConfigError(UsageError):
     """Settings or the environment (e.g. the data folder) cannot be used."""
 
 
+class ExecutionStateError(UsageError):
+    """The execution's state does not allow it: it has finished, or is running already.
+
+    409 Conflict over the API; a usage error (exit code 2) in the CLI.
+    """
+
+
 class PlanLoadError(UsageError):
     """A plan document could not be read or parsed."""
 

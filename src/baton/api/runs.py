@@ -17,7 +17,7 @@ from anyio.abc import TaskGroup
 from baton.app import Baton
 from baton.core.lease import LeaseHeldError
 from baton.core.plan import Plan
-from baton.errors import BatonError, UsageError
+from baton.errors import BatonError, ExecutionStateError
 from baton.store.records import ExecutionRecord
 
 __all__ = ["BackgroundRuns"]
@@ -54,10 +54,10 @@ class BackgroundRuns:
         """Go on with a stored execution (cancelled, waiting, or orphaned) in the background.
 
         Raises:
-            UsageError: it is running here already, or has already finished.
+            ExecutionStateError: it is running here already, or has already finished.
         """
         if execution_id in self._running:
-            raise UsageError(
+            raise ExecutionStateError(
                 f"execution {execution_id} is running already",
                 hint="watch it with its stream; cancel it first to stop it",
             )

@@ -18,7 +18,7 @@ from baton.core.executor import EventCallback, ExecutionResult, Executor
 from baton.core.lease import owner_is_dead_here
 from baton.core.plan import Plan
 from baton.core.validation import validate_plan
-from baton.errors import NotFoundError, UsageError
+from baton.errors import ExecutionStateError, NotFoundError, UsageError
 from baton.events import (
     ExecutionFinished,
     ExecutionStatus,
@@ -107,7 +107,7 @@ class Orchestrator:
 
         Raises:
             NotFoundError: no such execution.
-            UsageError: it has already succeeded or failed.
+            ExecutionStateError: it has already succeeded or failed.
             LeaseHeldError: another live process is running it.
         """
         record = await self.store.get_execution(execution_id)
@@ -127,9 +127,9 @@ class Orchestrator:
         )
 
     def check_resumable(self, record: ExecutionRecord) -> None:
-        """Raise `UsageError` if `record` has finished for good (succeeded or failed)."""
+        """Raise `ExecutionStateError` if `record` has finished for good (succeeded or failed)."""
         if record.status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED):
-            raise UsageError(
+            raise ExecutionStateError(
                 f"execution {record.id} has already {_finished_words(record.status)}",
                 hint="start a new execution to run the plan again",
             )
@@ -250,11 +250,11 @@ class Orchestrator:
 
         Raises:
             NotFoundError: no such execution.
-            UsageError: it has already finished.
+            ExecutionStateError: it has already finished.
         """
         record = await self.store.get_execution(execution_id)
         if record.status.finished:
-            raise UsageError(
+            raise ExecutionStateError(
                 f"execution {execution_id} has already {_finished_words(record.status)}"
             )
         if record.status in (ExecutionStatus.PENDING, ExecutionStatus.WAITING):

@@ -171,7 +171,7 @@ async def get_events(
 async def cancel_execution(
     execution_id: str, services: Services, principal: Canceller
 ) -> ExecutionOut:
-    """Cancelled at once if nobody runs it, else within about a second (400 if finished)."""
+    """Cancelled at once if nobody runs it, else within about a second (409 if finished)."""
     await scoped(services, principal).get(execution_id)
     if execution_id in services.runs.running:
         # Running here (or about to): its runner sees the flag and stops within a second.
