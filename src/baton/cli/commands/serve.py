@@ -94,7 +94,8 @@ def serve(
     address, number = host or settings.host, settings.port if port is None else port
     listening = listen(address, number)
     shown = f"[{address}]" if ":" in address else address
-    state.err.print(f"listening on http://{shown}:{number} (dashboard at /, API docs at /docs)")
+    bound = listening.getsockname()[1]  # the port chosen, for --port 0
+    state.err.print(f"listening on http://{shown}:{bound} (dashboard at /, API docs at /docs)")
     app = create_app(settings, on_first_key=show_first_key, recover=recover)
     config = uvicorn.Config(
         app,
