@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import anyio
 import pytest
 
-from baton.settings import Settings
-from support.api import Api, running_api
+from support.api import Api
 
 pytestmark = pytest.mark.anyio
 
 PLAN = {
     "steps": [{"id": "a", "agent": "text.transform", "inputs": {"text": "x", "operation": "upper"}}]
 }
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    settings = Settings(data_dir=tmp_path / "data", workspace=tmp_path, _env_file=None)  # type: ignore[call-arg]
-    async with running_api(settings) as running:
-        yield running
 
 
 async def test_cancel_and_resume_of_a_finished_execution_are_conflicts(api: Api) -> None:
