@@ -13,6 +13,7 @@ from baton.core.executor import ExecutionResult, Executor, ExecutorOptions
 from baton.core.ladder import LadderPolicy
 from baton.core.orchestrator import Orchestrator
 from baton.core.plan import Plan, Provenance, RetryPolicy, Step, StepPolicy
+from baton.core.replanning import Replanner
 from baton.errors import ErrorClass, Rung
 from baton.events import (
     ExecutionStatus,
@@ -133,6 +134,23 @@ async def run(o: Orchestrator, plan: Plan) -> tuple[ExecutionResult, list[RunEve
     return result, events
 
 
+def recording_replanner(asked: list[str]) -> Replanner:
+    """A replanner that notes why it was asked into `asked` and keeps the plan as it is."""
+
+    async def replanner(
+        plan: Plan,
+        *,
+        finished: Mapping[str, dict[str, Any]],
+        failed: Mapping[str, str],
+        reason: str,
+        spent: UsageTotals,
+    ) -> Plan:
+        asked.append(reason)
+        return plan
+
+    return replanner
+
+
 async def test_a_budget_reached_mid_execution_fails_the_step_that_calls_a_model(
     registry: AgentRegistry, model: FakeModel
 ) -> None:
@@ -210,17 +228,7 @@ async def test_without_a_budget_nothing_changes(registry: AgentRegistry, model: 
 
 async def test_a_budget_failure_is_not_replanned(registry: AgentRegistry, model: FakeModel) -> None:
     asked: list[str] = []
-
-    async def replanner(
-        plan: Plan,
-        *,
-        finished: Mapping[str, dict[str, Any]],
-        failed: Mapping[str, str],
-        reason: str,
-        spent: UsageTotals,
-    ) -> Plan:
-        asked.append(reason)
-        return plan
+    replanner = recording_replanner(asked)
 
     o, _ = orchestrator(registry, model, replanner=replanner)
     result, events = await run(o, chain(Budget(max_tokens=100)))
@@ -234,17 +242,7 @@ async def test_no_replanning_once_the_budget_is_spent(
     registry: AgentRegistry, model: FakeModel
 ) -> None:
     asked: list[str] = []
-
-    async def replanner(
-        plan: Plan,
-        *,
-        finished: Mapping[str, dict[str, Any]],
-        failed: Mapping[str, str],
-        reason: str,
-        spent: UsageTotals,
-    ) -> Plan:
-        asked.append(reason)
-        return plan
+    replanner = recording_replanner(asked)
 
     o, store = orchestrator(registry, model, replanner=replanner)
     plan = Plan(
