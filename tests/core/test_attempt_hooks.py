@@ -11,7 +11,7 @@ import pytest
 
 from baton.agents import AgentRegistry, agent
 from baton.core.executor import Executor, ExecutorOptions
-from baton.core.interceptors import attempt_hooks, enter_hooks, leave_hooks
+from baton.core.interceptors import attempt_hooks, enter_hooks, joined_hooks, leave_hooks
 from baton.core.orchestrator import Orchestrator
 from baton.core.plan import Plan, RetryPolicy, Step, StepPolicy
 from baton.core.recovery import RetryThenFail
@@ -100,6 +100,34 @@ def test_hooks_are_left_in_reverse_with_the_exception() -> None:
         "exit b b:s1#2 ValueError",
         "exit a a:s1#2 ValueError",
     ]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_joined_hooks_enter_in_order_and_leave_in_reverse(count: int) -> None:
+    log: list[str] = []
+    names = "abc"[:count]
+    hooks = attempt_hooks(tuple(Hooked(n, log) for n in names))
+    assert hooks is not None
+    enter, leave = joined_hooks(hooks)
+    leave(enter("ex", "s1", "agent", 1), KeyError("k"))
+    entered = [f"enter {n} s1#1 agent" for n in names]
+    left = [f"exit {n} {n}:s1#1 KeyError" for n in reversed(names)]
+    assert log == entered + left
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_joined_hooks_leave_the_entered_ones_when_the_last_cannot_enter(count: int) -> None:
+    log: list[str] = []
+    interceptors = [Hooked(n, log) for n in "ab"[: count - 1]]
+    hooks = attempt_hooks((*interceptors, Hooked("z", log, fail_enter=True)))
+    assert hooks is not None
+    enter, _ = joined_hooks(hooks)
+    with pytest.raises(RuntimeError, match="z cannot enter"):
+        enter("ex", "s1", "agent", 1)
+    names = "ab"[: count - 1]
+    entered = [f"enter {n} s1#1 agent" for n in names]
+    left = [f"exit {n} {n}:s1#1 RuntimeError" for n in reversed(names)]
+    assert log == entered + left
 
 
 async def test_the_executor_calls_the_hooks_around_each_attempt(registry: AgentRegistry) -> None:

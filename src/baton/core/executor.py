@@ -27,7 +27,7 @@ from baton.comms.context import SharedContext
 from baton.comms.messenger import MessageHub
 from baton.core.budgets import ExecutionSpending
 from baton.core.gates import Cleared, Refused, StepGates
-from baton.core.interceptors import around_execution, notify
+from baton.core.interceptors import around_execution, event_listeners
 from baton.core.ladder import classify
 from baton.core.lease import Lease
 from baton.core.plan import Plan
@@ -191,6 +191,8 @@ class _Run:
         self.replan_failure: str | None = None
         """Why the plan could not be revised, when that was tried and failed."""
         opts = executor.options
+        self.listeners = event_listeners(opts.interceptors)
+        """Each interceptor's ``events``, handed every committed batch (see `_commit`)."""
         self.gates = self._make_gates()
         self.approved_inputs: dict[str, dict[str, Any]] = {}
         self.context = (
@@ -568,8 +570,8 @@ class _Run:
         else:
             with anyio.CancelScope(shield=True):
                 await self.ex.store.append(events)
-        if self.ex.options.interceptors:
-            notify(self.ex.options.interceptors, events)
+        for listener in self.listeners:
+            listener(events)
         if self.on_event is not None:
             for e in events:
                 self.on_event(e)

@@ -44,6 +44,8 @@ __all__ = [
     "attempt_hooks",
     "attempt_watchers",
     "enter_hooks",
+    "event_listeners",
+    "joined_hooks",
     "leave_hooks",
     "notify",
 ]
@@ -141,6 +143,45 @@ def attempt_hooks(interceptors: Sequence[RunInterceptor]) -> Hooks | None:
             return None
         found.append((interceptor.enter_attempt, interceptor.exit_attempt))
     return tuple(found)
+
+
+def joined_hooks(hooks: Hooks) -> tuple[_Enter, _Exit]:
+    """One ``enter`` and one ``exit`` that do what `enter_hooks` and `leave_hooks` do.
+
+    Taken once per executor, like `attempt_hooks`. One hook is returned as it is, and two
+    (the telemetry's usual tracing and logging) are called written out: no list of states
+    and no loop per attempt, which costs about as much as a hook's own work.
+    """
+    if len(hooks) == 1:
+        return hooks[0]
+    if len(hooks) == 2:
+        (enter_first, exit_first), (enter_second, exit_second) = hooks
+
+        def enter_both(execution_id: str, step_id: str, agent: str, attempt: int) -> object:
+            first = enter_first(execution_id, step_id, agent, attempt)
+            try:
+                second = enter_second(execution_id, step_id, agent, attempt)
+            except BaseException as exc:
+                exit_first(first, exc)
+                raise
+            return first, second
+
+        def exit_both(state: object, exc: BaseException | None) -> None:
+            # `state` is what `enter_both` returned (declared, not `cast`: a call per attempt).
+            pair: tuple[object, object] = state  # pyright: ignore[reportAssignmentType]
+            first, second = pair
+            exit_second(second, exc)
+            exit_first(first, exc)
+
+        return enter_both, exit_both
+
+    def enter_all(execution_id: str, step_id: str, agent: str, attempt: int) -> object:
+        return enter_hooks(hooks, execution_id, step_id, agent, attempt)
+
+    def exit_all(state: object, exc: BaseException | None) -> None:
+        leave_hooks(hooks, state, exc)  # pyright: ignore[reportArgumentType]
+
+    return enter_all, exit_all
 
 
 def enter_hooks(
@@ -261,3 +302,14 @@ def notify(interceptors: Sequence[RunInterceptor], events: Sequence[RunEvent]) -
     """Hand committed `events` to every interceptor."""
     for interceptor in interceptors:
         interceptor.events(events)
+
+
+def event_listeners(
+    interceptors: Sequence[RunInterceptor],
+) -> tuple[Callable[[Sequence[RunEvent]], None], ...]:
+    """The interceptors' bound ``events`` methods, in order.
+
+    Taken once per run, so that handing each committed batch over (once per commit) looks
+    no method up.
+    """
+    return tuple(interceptor.events for interceptor in interceptors)

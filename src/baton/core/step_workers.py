@@ -26,8 +26,7 @@ from baton.core.interceptors import (
     around_attempt,
     attempt_hooks,
     attempt_watchers,
-    enter_hooks,
-    leave_hooks,
+    joined_hooks,
 )
 from baton.core.plan import Step
 from baton.core.references import resolve_inputs
@@ -96,7 +95,8 @@ class StepWorkers:
         # interceptors do): called directly around each attempt, they cost a fraction of a
         # context manager per interceptor (see `baton.core.interceptors`).
         self._watchers = attempt_watchers(options.interceptors)
-        self._hooks = attempt_hooks(self._watchers) if self._watchers else None
+        hooks = attempt_hooks(self._watchers) if self._watchers else None
+        self._hooks = joined_hooks(hooks) if hooks is not None else None
 
     def add_steps(self, steps: Mapping[str, Step], plan_version: int) -> None:
         """Steps a revised plan starts afresh: ready their timeouts and idempotency keys.
@@ -167,13 +167,14 @@ class StepWorkers:
             elif (hooks := self._hooks) is not None:
                 # The fast path (see `__init__`): what `around_attempt` does, without an
                 # async context manager per attempt.
-                states = enter_hooks(hooks, self._id, sid, agent.spec.name, attempt)
+                enter, leave = hooks
+                state = enter(self._id, sid, agent.spec.name, attempt)
                 try:
                     output = await self._call_agent(self._steps[sid], agent, attempt)
                 except BaseException as exc:
-                    leave_hooks(hooks, states, exc)
+                    leave(state, exc)
                     raise
-                leave_hooks(hooks, states, None)
+                leave(state, None)
             else:
                 async with around_attempt(interceptors, self._id, sid, agent.spec.name, attempt):
                     output = await self._call_agent(self._steps[sid], agent, attempt)

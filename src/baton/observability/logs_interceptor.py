@@ -26,6 +26,8 @@ from contextvars import Token
 from types import TracebackType
 from typing import Any
 
+from opentelemetry.trace import Span
+
 from baton.events import (
     ApprovalRequested,
     ExecutionFinished,
@@ -45,7 +47,6 @@ from baton.events import (
     StepSucceeded,
 )
 from baton.observability.logs_context import (
-    HasSpanIds,
     LogContext,
     current_context,
     current_trace,
@@ -53,7 +54,7 @@ from baton.observability.logs_context import (
     set_context,
     span_hex_ids,
 )
-from baton.observability.tracing_context import current_span
+from baton.observability.tracing_context import CONTEXT_VAR, SPAN_KEY, current_span
 
 __all__ = ["AGENT_LOGGER", "RUN_LOGGER", "LoggingInterceptor"]
 
@@ -81,9 +82,9 @@ class _Run:
         self.traced = traced
         """A span was current around the run: attempts' spans are worth looking up."""
         self.agents: dict[str, str] = {}
-        self.traces: dict[str, HasSpanIds] = {}
-        """Step id -> the span of its last attempt (its ids read only when a record needs
-        them)."""
+        self.traces: dict[str, object] = {}
+        """Step id -> the span current in its last attempt (checked, and its ids read, only
+        when a record needs them)."""
         self.runs = 1
         """Runs of the execution in this process now (a second one is refused by the lease,
         but only once inside: it must not take the first one's state away)."""
@@ -221,7 +222,10 @@ class LoggingInterceptor:
         if run is not None:
             run.agents[step_id] = agent
             if run.traced:
-                run.traces[step_id] = current_span()
+                # The span itself (checked only when a record needs its ids, in `emit`),
+                # read off the context variable rather than through `current_span`.
+                var = CONTEXT_VAR
+                run.traces[step_id] = var.get().get(SPAN_KEY) if var is not None else current_span()
         return token
 
     def exit_attempt(self, state: object, exc: BaseException | None) -> None:
@@ -262,7 +266,7 @@ class LoggingInterceptor:
         run = self.runs.get(execution_id)
         workspace_id = run.workspace_id if run is not None else current_context().workspace_id
         span = run.traces.get(step_id) if run is not None and step_id is not None else None
-        trace = span_hex_ids(span) if span is not None else None
+        trace = span_hex_ids(span) if isinstance(span, Span) else None
         logger.log(
             level,
             message,

@@ -216,7 +216,10 @@ class TracingInterceptor:
             # (they run inside the task that made it current): its context, kept by execution
             # id once per run, is cheaper than reading the current one (None: read it).
             parent = self._root_contexts.get(execution_id)
-            span = recorder.start(name, attributes, parent_context=parent)
+            if parent is not None:
+                span = recorder.start_child(name, attributes, parent)
+            else:
+                span = recorder.start(name, attributes)
         if span is None:  # no recorder, or no sampled execution span to hang it on
             span = self.tracer.start_span(name, attributes=attributes)
         var = CONTEXT_VAR
