@@ -108,6 +108,8 @@ async def _observed(
     metrics = Metrics()
     try:
         async with LogAggregator.from_settings(logs, settings) as aggregator:
+            if tracing.interceptor is not None:  # as `baton.app` wires them
+                tracing.interceptor.carry_log_context(aggregator.interceptor)
             interceptors = [tracing.interceptor, aggregator.interceptor, metrics.interceptor]
             system = None if backend == "memory" else backend
             yield (

@@ -151,6 +151,9 @@ class Baton:
             aggregator = await stack.enter_async_context(
                 LogAggregator.from_settings(stores.logs, settings)
             )
+            if tracing.interceptor is not None:
+                # One context write per step attempt for its span and its log context.
+                tracing.interceptor.carry_log_context(aggregator.interceptor)
             # Events reach live subscribers only after their commit, from the store itself.
             store: ExecutionStore = PublishingStore(
                 tracing.wrap_store(stores.executions, system=stores.dialect), bus

@@ -9,7 +9,9 @@ import logging
 import random
 import sys
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
+import anyio
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
@@ -22,10 +24,13 @@ from baton.core.recovery import RetryThenFail
 from baton.errors import AgentError
 from baton.events import RunEvent, StepFailed, StepLog
 from baton.observability.logs import JsonFormatter, LogAggregator
-from baton.observability.logs_context import current_context, log_context
+from baton.observability.logs_context import LogContext, current_context, log_context
 from baton.observability.logs_redact import Redactor
+from baton.observability.tracing import setup_tracing
+from baton.settings import Settings
 from baton.store import MemoryExecutionStore
 from baton.store.logs import LogRecord, MemoryLogStore
+from baton.store.traces import MemoryTraceStore
 
 pytestmark = pytest.mark.anyio
 
@@ -202,6 +207,89 @@ async def test_failures_are_errors_and_the_finish_says_why(registry: AgentRegist
     )
     assert errors[1].step_id is None
     assert errors[1].message.startswith("execution failed")
+
+
+async def test_with_real_tracing_carrying_the_log_context_records_keep_step_and_span(
+    registry: AgentRegistry, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", workspace=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    traces = MemoryTraceStore()
+    tracing = setup_tracing(settings, traces)
+    store = MemoryLogStore()
+    aggregator = LogAggregator(store)
+    assert tracing.interceptor is not None
+    tracer = tracing.tracer
+
+    @agent(name="t.nested", description="Logs from a task it starts and from a child span.")
+    async def nested() -> str:
+        async def helper() -> None:
+            logging.getLogger("baton.test.library").info("from a task of the attempt")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(helper)
+        with tracer.start_as_current_span("child"):
+            logging.getLogger("baton.test.library").info("inside a child span")
+        return "ok"
+
+    registry.register(nested)
+    # One context write per attempt: the log interceptor leaves attempts to tracing.
+    assert tracing.interceptor.carry_log_context(aggregator.interceptor)
+    assert aggregator.interceptor.watches_attempts is False
+    plan = Plan(
+        steps=[
+            Step(id="talk", agent="t.chatty", inputs={"text": "hello"}),
+            Step(id="retry", agent="t.flaky", policy=RETRY),
+            Step(id="deep", agent="t.nested"),
+        ]
+    )
+    options = ExecutorOptions(
+        interceptors=(tracing.interceptor, aggregator.interceptor), workspace_id="ws_1"
+    )
+    executions = MemoryExecutionStore()
+    executor = Executor(
+        registry, executions, options=options, recovery=RetryThenFail(random.Random(1))
+    )
+    try:
+        async with aggregator:
+            result = await Orchestrator(registry, executions, executor).run(plan)
+        await tracing.flush()
+    finally:
+        await tracing.shutdown()
+
+    assert result.ok
+    spans = await traces.spans(result.execution_id)
+    attempts = {
+        (s.attributes["baton.step_id"], s.attributes["baton.attempt"]): s.span_id
+        for s in spans
+        if s.name.startswith("step ")
+    }
+    assert set(attempts) == {("talk", 1), ("retry", 1), ("retry", 2), ("deep", 1)}
+    found = await records(store)
+    ex = result.execution_id
+    assert {(r.execution_id, r.workspace_id) for r in found} == {(ex, "ws_1")}
+    # A line of the agent's (reaching the interceptor after the commit) and a library's
+    # (made while the attempt ran, its context read then) both carry the attempt's span.
+    said = by_message(found, "agent says hello")
+    assert (said.logger, said.step_id, said.span_id) == (
+        "baton.agent.t.chatty",
+        "talk",
+        attempts["talk", 1],
+    )
+    library = by_message(found, "library line for hello")
+    assert (library.step_id, library.span_id) == ("talk", attempts["talk", 1])
+    first_try = by_message(found, "first try goes wrong")
+    assert (first_try.step_id, first_try.span_id) == ("retry", attempts["retry", 1])
+    retrying = by_message(found, "step retry attempt 1 failed, retrying")
+    assert (retrying.step_id, retrying.span_id) == ("retry", attempts["retry", 1])
+    # Tasks the attempt starts, and spans within it, keep the step.
+    in_task = by_message(found, "from a task of the attempt")
+    assert (in_task.step_id, in_task.span_id) == ("deep", attempts["deep", 1])
+    in_child = by_message(found, "inside a child span")
+    assert in_child.step_id == "deep"
+    assert in_child.span_id not in (None, attempts["deep", 1])  # the child span's own
+    started = by_message(found, "execution started (3 steps)")
+    assert started.step_id is None
+    assert current_context() == LogContext()
 
 
 async def test_without_tracing_records_have_no_trace_and_debug_is_off(

@@ -12,9 +12,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Generator
 from contextvars import ContextVar, Token
-from typing import NamedTuple, Protocol
+from typing import Final, NamedTuple, Protocol
+
+from baton.observability.tracing_context import CONTEXT_VAR
 
 __all__ = [
+    "ATTEMPT_KEY",
     "LogContext",
     "current_context",
     "current_span",
@@ -68,11 +71,27 @@ class HasSpanIds(Protocol):
 
 _EMPTY = LogContext()
 _CONTEXT: ContextVar[LogContext] = ContextVar("baton_log_context", default=_EMPTY)
+_OTEL_CONTEXT: Final = CONTEXT_VAR
+
+
+ATTEMPT_KEY: Final = "baton-log-context"
+"""Where a step attempt's `LogContext` rides in the OpenTelemetry context, when the tracing
+interceptor carries it (`TracingInterceptor.carry_log_context`): one context write per
+attempt for the span and the log context."""
 
 
 def current_context() -> LogContext:
-    """The context of the running code (empty outside any execution)."""
-    return _CONTEXT.get()
+    """The context of the running code (empty outside any execution).
+
+    Within a step attempt whose log context the tracing interceptor carries, that one: the
+    variable here then holds the execution's context, without a step.
+    """
+    context = _CONTEXT.get()
+    if context.step_id is None and _OTEL_CONTEXT is not None:
+        attempt = _OTEL_CONTEXT.get().get(ATTEMPT_KEY)
+        if type(attempt) is LogContext:
+            return attempt
+    return context
 
 
 @contextlib.contextmanager
@@ -83,7 +102,7 @@ def log_context(
     step_id: str | None = None,
 ) -> Generator[LogContext]:
     """Set context for the block: given ids replace the current ones, the others stay."""
-    now = _CONTEXT.get()
+    now = current_context()
     ctx = LogContext(
         execution_id=execution_id if execution_id is not None else now.execution_id,
         workspace_id=workspace_id if workspace_id is not None else now.workspace_id,

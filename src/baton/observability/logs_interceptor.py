@@ -6,7 +6,9 @@ below core and does not import it):
 - `execution` sets the execution and workspace in the log context of the task that runs
   the execution, which its step workers inherit;
 - `step_attempt` adds the step, and remembers the attempt's agent and OpenTelemetry span, so
-  an agent's log lines (which reach `events` later, once committed) carry them;
+  an agent's log lines (which reach `events` later, once committed) carry them; with
+  tracing on, the tracing interceptor does this as it makes the attempt's span current
+  (`attempt_context`), and the step's context rides in the same OpenTelemetry context;
 - `events` turns committed events into records: the agents' ``log`` events on
   ``baton.agent.<agent>`` at their level; on ``baton.run``: execution started (info) and
   finished (info, warning when cancelled, error when failed), waiting (warning), step
@@ -227,6 +229,30 @@ class LoggingInterceptor:
                 var = CONTEXT_VAR
                 run.traces[step_id] = var.get().get(SPAN_KEY) if var is not None else current_span()
         return token
+
+    watches_attempts = True
+    """False once the tracing interceptor carries the attempts' log context
+    (`attempt_context`): then `baton.core.interceptors.attempt_watchers` leaves this
+    interceptor out around attempts."""
+
+    def attempt_context(
+        self, execution_id: str, step_id: str, agent: str, span: object
+    ) -> LogContext:
+        """What `enter_attempt` does, less setting the context: the caller carries it.
+
+        The tracing interceptor calls it as it makes the attempt's `span` current
+        (`TracingInterceptor.carry_log_context`) and puts the returned context under
+        `ATTEMPT_KEY` in the same OpenTelemetry context, where `current_context` finds it.
+        """
+        run = self.runs.get(execution_id)
+        if run is None:
+            workspace_id = current_context().workspace_id
+        else:
+            workspace_id = run.workspace_id
+            run.agents[step_id] = agent
+            if run.traced:
+                run.traces[step_id] = span
+        return _new_context(LogContext, (execution_id, workspace_id, step_id))
 
     def exit_attempt(self, state: object, exc: BaseException | None) -> None:
         """Put the log context back."""

@@ -55,7 +55,7 @@ from contextvars import Token
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import anyio
 from anyio.lowlevel import current_token
@@ -89,6 +89,7 @@ from baton.events import (
     StepRecovery,
     StepRetrying,
 )
+from baton.observability.logs_context import ATTEMPT_KEY, LogContext
 from baton.observability.tracing_context import CONTEXT_VAR, SPAN_KEY, make_current, restore
 from baton.observability.tracing_export import (
     EXECUTION_ID,
@@ -106,6 +107,9 @@ from baton.observability.tracing_store import TracedExecutionStore
 from baton.settings import Settings
 from baton.store.protocol import ExecutionStore
 from baton.store.traces import TraceStore
+
+if TYPE_CHECKING:
+    from baton.observability.logs_interceptor import LoggingInterceptor
 
 __all__ = [
     "GEN_AI_OPERATION_NAME",
@@ -149,6 +153,10 @@ GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
 
 _MAX_MESSAGE_CHARS = 500
+
+AttemptLogContext = Callable[[str, str, str, object], LogContext]
+"""``(execution_id, step_id, agent, span) -> LogContext``: an attempt's log context
+(`baton.observability.logs_interceptor.LoggingInterceptor.attempt_context`)."""
 _MAX_STACK_CHARS = 8000
 
 
@@ -188,6 +196,24 @@ class TracingInterceptor:
         # Attempts that raised, per execution and step, with the time they ended: their
         # span stays open until the loop's decision (retry, rung, fail) is committed.
         self._failed: dict[str, dict[str, tuple[Span, int]]] = {}
+        # Makes each attempt's log context, carried with its span (`carry_log_context`).
+        self._log_context: AttemptLogContext | None = None
+
+    def carry_log_context(self, logging: LoggingInterceptor) -> bool:
+        """Carry `logging`'s step context in each attempt's context, with the span.
+
+        Both interceptors would otherwise set a context variable around every attempt (the
+        span, then the log context), and undo it: the log context rides instead in the
+        OpenTelemetry context made for the span, under `ATTEMPT_KEY`, and `logging` leaves
+        attempts alone (its ``watches_attempts`` is False). Only with the default runtime
+        context, where this interceptor writes that context itself; False (nothing done)
+        with any other. Call it before the interceptors are handed to an executor.
+        """
+        if CONTEXT_VAR is None:
+            return False
+        self._log_context = logging.attempt_context
+        logging.watches_attempts = False
+        return True
 
     def execution(self, execution_id: str, workspace_id: str) -> _ExecutionSpan:
         """The root span of one run of an execution, current while it runs."""
@@ -228,6 +254,8 @@ class TracingInterceptor:
         # `make_current` written out (see `tracing_context`): a call less per attempt.
         values = var.get().copy()
         values[SPAN_KEY] = span
+        if (log_context := self._log_context) is not None:
+            values[ATTEMPT_KEY] = log_context(execution_id, step_id, agent, span)
         return span, var.set(Context(values)), execution_id, step_id
 
     def exit_attempt(self, state: object, exc: BaseException | None) -> None:
