@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -192,8 +193,18 @@ def main() -> None:
         default="off",
         help="telemetry (spans kept in the store, metrics, logs): off, on, or both side by side",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="processes per row, the modes alternated, the best kept "
+        "(default 3 with --observe both, so drift on a shared machine hits both alike; else 1)",
+    )
     parser.add_argument("--pg-server", help=argparse.SUPPRESS)  # parent -> child
     args = parser.parse_args()
+    rounds = args.rounds if args.rounds is not None else (3 if args.observe == "both" else 1)
+    if rounds < 1:
+        parser.error("--rounds must be at least 1")
     if args.one:
         _child(args.one[0], args.one[1], args.repeat, args.pg_server, args.observe == "on")
         return
@@ -205,22 +216,21 @@ def main() -> None:
     with _postgres_if("postgres" in stores) as pg_server:
         for backend in stores:
             for name in args.workloads.split(","):
-                for mode in modes:
-                    cmd = [sys.executable, __file__, "--one", name, backend]
-                    cmd += ["--repeat", str(args.repeat), "--observe", mode]
-                    if backend == "postgres" and pg_server is not None:
-                        cmd += ["--pg-server", pg_server]
-                    proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
-                    if proc.returncode != 0:
-                        sys.exit(f"{name} on {backend} failed:\n{proc.stderr}")
-                    rows.append(json.loads(proc.stdout))
+                best: dict[str, dict[str, Any]] = {}
+                for _ in range(rounds):
+                    for mode in modes:
+                        row = _run_child(name, backend, mode, args.repeat, pg_server)
+                        if mode not in best or row["makespan_s"] < best[mode]["makespan_s"]:
+                            best[mode] = row
+                rows += [best[mode] for mode in modes]
     if args.json:
         print(json.dumps(rows, indent=2))
         return
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
-    print(f"best of {args.repeat} runs per workload; every transition persisted to the store\n")
+    runs = f"best of {args.repeat} runs" + (f" x {rounds} processes" if rounds > 1 else "")
+    print(f"{runs} per workload; every transition persisted to the store\n")
     header = f"{'workload':8} {'store':8} {'telemetry':>9} {'steps':>6} "
     header += f"{'makespan s':>11} {'critical s':>11} {'ratio':>7} {'ms/step':>8} "
     header += f"{'peak RSS MB':>12}"
@@ -234,6 +244,36 @@ def main() -> None:
             f"{r['critical_path_s']:>11.4f} {ratio if ratio is not None else '-':>7} "
             f"{per if per is not None else '-':>8} {r['peak_rss_mb']:>12}"
         )
+    if args.observe == "both":
+        _print_telemetry_cost(rows)
+
+
+def _run_child(
+    name: str, backend: str, mode: str, repeat: int, pg_server: str | None
+) -> dict[str, Any]:
+    """One workload on one store in a fresh process (its own peak RSS)."""
+    cmd = [sys.executable, __file__, "--one", name, backend]
+    cmd += ["--repeat", str(repeat), "--observe", mode]
+    if backend == "postgres" and pg_server is not None:
+        cmd += ["--pg-server", pg_server]
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"{name} on {backend} failed:\n{proc.stderr}")
+    row: dict[str, Any] = json.loads(proc.stdout)
+    return row
+
+
+def _print_telemetry_cost(rows: list[dict[str, Any]]) -> None:
+    """Per workload and store: the per-step time without and with telemetry, and the growth."""
+    print("\ncost of telemetry (the issue's goal: per-step time grows by 30% at most)")
+    print(f"{'workload':8} {'store':8} {'off ms/step':>12} {'on ms/step':>11} {'growth':>7}")
+    by_key = {(r["workload"], r["store"], r["observability"]): r for r in rows}
+    for (name, backend, observed), off in by_key.items():
+        on = by_key.get((name, backend, True))
+        if observed or on is None or "ms_per_step" not in off:
+            continue
+        before, after = off["ms_per_step"], on["ms_per_step"]
+        print(f"{name:8} {backend:8} {before:>12.4f} {after:>11.4f} {(after / before - 1):>+7.0%}")
 
 
 if __name__ == "__main__":

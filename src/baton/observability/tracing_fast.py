@@ -402,22 +402,23 @@ class FastSpan(trace.Span, ReadableSpan):
         for key, value in attributes.items():
             if type(value) is tuple:  # a sequence attribute: JSON has lists
                 attributes[key] = list(value)  # pyright: ignore[reportUnknownArgumentType]
+        # By position (see `SpanRecord`): this runs for every span kept, on the worker thread
+        # that holds the GIL meanwhile. Enum members hash through a Python-level method, so
+        # the usual kind and status (internal, unset) are matched by identity instead.
         return SpanRecord(
-            trace_id=trace_id,
-            span_id=f"{span_int:016x}",
-            parent_span_id=parent_id,
-            execution_id=owner[0],
-            workspace_id=owner[1],
-            name=self._name,
-            # Enum members hash through a Python-level method: the usual kind and status
-            # (internal, unset) are matched by identity instead.
-            kind="internal" if self._kind is _INTERNAL else KIND_NAMES[self._kind],
-            start_ns=self._start_time,
-            end_ns=self._end_time or self._start_time,
-            status="unset" if status is _UNSET else STATUS_NAMES[status.status_code],
-            status_message=None if status is _UNSET else status.description,
-            attributes=attributes,
-            events=tuple(map(_event_record, self._events)) if self._events else (),
+            trace_id,
+            span_int.to_bytes(8, "big").hex(),  # as f"{span_int:016x}", in half the time
+            parent_id,
+            owner[0],  # execution_id
+            owner[1],  # workspace_id
+            self._name,
+            "internal" if self._kind is _INTERNAL else KIND_NAMES[self._kind],
+            self._start_time,
+            self._end_time or self._start_time,
+            "unset" if status is _UNSET else STATUS_NAMES[status.status_code],
+            None if status is _UNSET else status.description,
+            attributes,
+            tuple(map(_event_record, self._events)) if self._events else (),
         )
 
     def end(self, end_time: int | None = None) -> None:
