@@ -286,7 +286,10 @@ async def test_with_real_tracing_carrying_the_log_context_records_keep_step_and_
     assert (in_task.step_id, in_task.span_id) == ("deep", attempts["deep", 1])
     in_child = by_message(found, "inside a child span")
     assert in_child.step_id == "deep"
-    assert in_child.span_id not in (None, attempts["deep", 1])  # the child span's own
+    # The child span's own ids; the span itself is kept, under the attempt's.
+    child = next(s for s in spans if s.name == "child")
+    assert (child.parent_span_id, child.execution_id) == (attempts["deep", 1], ex)
+    assert in_child.span_id == child.span_id
     started = by_message(found, "execution started (3 steps)")
     assert started.step_id is None
     assert current_context() == LogContext()

@@ -96,7 +96,7 @@ from baton.observability.tracing_export import (
     WORKSPACE_ID,
     TraceStoreProcessor,
 )
-from baton.observability.tracing_fast import SpanRecorder
+from baton.observability.tracing_fast import Owner, SpanRecorder
 from baton.observability.tracing_http import (
     HttpTarget,
     TraceContextMiddleware,
@@ -191,8 +191,9 @@ class TracingInterceptor:
         self.redact = redactor or Redactor()
         """Masks secrets in texts that go into spans."""
         self._roots: dict[str, Span] = {}
-        # The roots' contexts, read once per run rather than once per attempt.
-        self._root_contexts: dict[str, SpanContext] = {}
+        # The roots' contexts and executions (the owner of every attempt's span), read once
+        # per run rather than once per attempt.
+        self._root_contexts: dict[str, tuple[SpanContext, Owner]] = {}
         # Attempts that raised, per execution and step, with the time they ended: their
         # span stays open until the loop's decision (retry, rung, fail) is committed.
         self._failed: dict[str, dict[str, tuple[Span, int]]] = {}
@@ -241,9 +242,9 @@ class TracingInterceptor:
             # The parent is the execution's root span, which is current in every step worker
             # (they run inside the task that made it current): its context, kept by execution
             # id once per run, is cheaper than reading the current one (None: read it).
-            parent = self._root_contexts.get(execution_id)
-            if parent is not None:
-                span = recorder.start_child(name, attributes, parent)
+            root = self._root_contexts.get(execution_id)
+            if root is not None:
+                span = recorder.start_child(name, attributes, root[0], root[1])
             else:
                 span = recorder.start(name, attributes)
         if span is None:  # no recorder, or no sampled execution span to hang it on
@@ -428,7 +429,7 @@ class _ExecutionSpan:
         self._span = span
         self._token = otel_context.attach(trace.set_span_in_context(span))
         interceptor._roots[self._eid] = span  # pyright: ignore[reportPrivateUsage]
-        interceptor._root_contexts[self._eid] = span.get_span_context()  # pyright: ignore[reportPrivateUsage]
+        interceptor._root_contexts[self._eid] = (span.get_span_context(), (self._eid, self._wid))  # pyright: ignore[reportPrivateUsage]
         return span
 
     async def __aexit__(

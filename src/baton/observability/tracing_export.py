@@ -7,11 +7,15 @@ property reads per span.
 
 **Ownership.** Only an execution's root span names the execution (``baton.execution_id``,
 ``baton.workspace_id``): copying those attributes onto every span would cost each step more
-than the rest of its span. Instead the processor notes when a span starts that its parent
-belongs to an execution, so it does too (a dict lookup and store); the worker takes the
-owner back out as it writes the span. A parent ends after its children start, so an owner
-is always known when a child starts. Spans of no execution (the API's own work, planning
-before an execution exists) are dropped as they end; they still go to OTLP.
+than the rest of its span. The attempts' spans (`FastSpan`s made by the tracing interceptor,
+which knows the execution) carry it in a field (`FastSpan.owner`), as do recorder spans
+started under them: those skip `on_start` altogether (``reads_owner``). For any other span
+the processor notes when it starts that its parent belongs to an execution, so it does too
+(a dict lookup and store; a parent that is an attempt's span is found in the start's
+context); the worker takes the owner back out as it writes the span. A parent ends after
+its children start, so an owner is always known when a child starts. Spans of no execution
+(the API's own work, planning before an execution exists) are dropped as they end; they
+still go to OTLP.
 
 **Queue.** A span of an execution is appended to a plain deque as it ends (the span alone:
 a tuple with its owner would be one more object per span for the garbage collector);
@@ -37,15 +41,17 @@ from collections.abc import Sequence
 
 import anyio.from_thread
 from anyio.lowlevel import EventLoopToken
-from opentelemetry.context import Context
+from opentelemetry.context import Context, get_current
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import TraceFlags
+from opentelemetry.trace.propagation import _SPAN_KEY  # pyright: ignore[reportPrivateUsage]
 
 from baton.observability.tracing_fast import (
     KIND_NAMES,
     STATUS_NAMES,
     FastSpan,
     Hexes,
+    Owner,
     plain_attributes,
 )
 from baton.store.traces import SpanEventRecord, SpanRecord, TraceStore
@@ -59,8 +65,18 @@ EXECUTION_ID = "baton.execution_id"
 WORKSPACE_ID = "baton.workspace_id"
 """Attribute of an execution's root span: its workspace."""
 
-Owner = tuple[str, str]
-"""An execution id and its workspace id."""
+
+def _owner_in_context(context: Context | None, parent_id: int) -> Owner | None:
+    """The execution of the parent span `parent_id`, if that span says it itself.
+
+    That is, when it is the current span of `context` (of the current context for None)
+    and a `FastSpan` with an owner: an SDK span (an HTTP call's, a model call's) started
+    within a step attempt.
+    """
+    span = (context if context is not None else get_current()).get(_SPAN_KEY)
+    if type(span) is FastSpan and span._context[1] == parent_id:  # pyright: ignore[reportPrivateUsage]
+        return span._owner  # pyright: ignore[reportPrivateUsage]
+    return None
 
 
 def span_record(span: ReadableSpan, owner: Owner, hexes: Hexes | None = None) -> SpanRecord | None:
@@ -161,12 +177,14 @@ class TraceStoreProcessor(SpanProcessor):
 
     # -- on the threads that make spans (the event loop's, mostly) ---------------------------
 
+    reads_owner = True
+    """A `FastSpan` that knows its execution (`FastSpan.owner`: the attempts' spans) is not
+    handed to `on_start` (`SpanRecorder.on_start_owned`): its owner is read as it ends."""
+
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Inherit the parent's execution, or take the one a root span names."""
         # Span contexts are tuples (trace id, span id, remote, flags, ...): indexed rather
         # than read through their properties, as this runs for every span.
-        # Most spans are attempts' `FastSpan`s (handed in as a `Span` by the recorder): their
-        # fields are read directly rather than through the properties.
         if type(span) is FastSpan:  # pyright: ignore[reportUnnecessaryComparison]
             context, parent = span._context, span._parent  # pyright: ignore[reportPrivateUsage]
         else:
@@ -175,7 +193,7 @@ class TraceStoreProcessor(SpanProcessor):
             return
         owners = self.owners
         if parent is not None:
-            owner = owners.get(parent[1])
+            owner = owners.get(parent[1]) or _owner_in_context(parent_context, parent[1])
             if owner is not None:
                 owners[context[1]] = owner
                 return
@@ -189,13 +207,19 @@ class TraceStoreProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         """Queue a span of an execution for the worker; drop any other."""
-        fast = type(span) is FastSpan  # most spans (attempts): the field, not the method
-        context = span._context if fast else span.get_span_context()  # pyright: ignore[reportPrivateUsage, reportAttributeAccessIssue]
-        if context is None or context[1] not in self.owners or self._closed:
-            return
+        if type(span) is FastSpan and span._owner is not None:  # pyright: ignore[reportPrivateUsage]
+            # Most spans (attempts'): they say their execution themselves.
+            if self._closed:
+                return
+            context = None
+        else:
+            context = span.get_span_context()
+            if context is None or context[1] not in self.owners or self._closed:
+                return
         queue = self._queue
         if len(queue) >= self._max_queue:
-            self.owners.pop(context[1], None)
+            if context is not None:
+                self.owners.pop(context[1], None)
             self._dropped += 1  # counted, and reported by the worker (never log on this path)
             return
         queue.append(span)
@@ -269,8 +293,10 @@ class TraceStoreProcessor(SpanProcessor):
         records: list[SpanRecord] = []
         take = self.owners.pop
         for span in batch:
-            context = span.get_span_context()
-            owner = take(context[1], None) if context is not None else None
+            owner = span._owner if type(span) is FastSpan else None  # pyright: ignore[reportPrivateUsage]
+            if owner is None:
+                context = span.get_span_context()
+                owner = take(context[1], None) if context is not None else None
             if owner is None:  # the store closed meanwhile
                 continue
             record = span_record(span, owner, hexes)

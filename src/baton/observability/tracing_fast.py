@@ -41,6 +41,7 @@ __all__ = [
     "STATUS_NAMES",
     "FastSpan",
     "Hexes",
+    "Owner",
     "SpanRecorder",
     "plain_attributes",
 ]
@@ -51,6 +52,7 @@ _INTERNAL = SpanKind.INTERNAL
 _SAMPLED = TraceFlags.SAMPLED
 _new_context: Callable[[type[SpanContext], tuple[object, ...]], SpanContext] = tuple.__new__  # pyright: ignore[reportUnknownMemberType, reportAssignmentType, reportUnknownVariableType]
 _time_ns = time.time_ns
+_new_span = object.__new__
 _getrandbits = random.getrandbits
 # ``on_start`` methods that do nothing: the base class's, and the SDK's export processors'
 # (each overrides it with a bare ``pass``); a call skipped is a call less per span.
@@ -61,6 +63,9 @@ _NO_OP_STARTS = frozenset(
 
 Hexes = tuple[dict[int, str], dict[int, str]]
 """Caches of the hex forms of trace ids and of parent span ids."""
+
+Owner = tuple[str, str]
+"""An execution id and its workspace id: the execution a span belongs to."""
 
 KIND_NAMES: dict[SpanKind, str] = {
     SpanKind.INTERNAL: "internal",
@@ -129,6 +134,13 @@ class SpanRecorder:
             p.on_start for p in processors if type(p).on_start not in _NO_OP_STARTS
         )
         """The processors' ``on_start`` that do something."""
+        self.on_start_owned = tuple(
+            p.on_start
+            for p in processors
+            if type(p).on_start not in _NO_OP_STARTS and not getattr(p, "reads_owner", False)
+        )
+        """Those for a span whose execution its maker knows (`FastSpan.owner`): less the
+        processors that read it from the span (their ``reads_owner`` is True)."""
         self.on_end = tuple(
             p.on_end for p in processors if type(p).on_end is not SpanProcessor.on_end
         )
@@ -173,17 +185,26 @@ class SpanRecorder:
             span_id = self.id_generator.generate_span_id()
         context = _new_context(SpanContext, (trace_id, span_id, False, flags, state, True))
         span = FastSpan(self, name, context, parent_context, attributes, kind, start_time)
-        for on_start in self.on_start:
+        starts = self.on_start
+        if type(parent) is FastSpan and parent._owner is not None:  # pyright: ignore[reportPrivateUsage]
+            span._owner = parent._owner  # pyright: ignore[reportPrivateUsage]
+            starts = self.on_start_owned
+        for on_start in starts:
             on_start(span)  # pyright: ignore[reportArgumentType]  # a Span in all but type
         return span
 
     def start_child(
-        self, name: str, attributes: dict[str, AttributeValue], parent_context: SpanContext
+        self,
+        name: str,
+        attributes: dict[str, AttributeValue],
+        parent_context: SpanContext,
+        owner: Owner,
     ) -> FastSpan | None:
         """`start` of an internal span now, under `parent_context`: the attempts' spans.
 
         The same span as `start` makes, by a shorter path (no keywords, no defaults to
-        resolve): it runs once per step attempt.
+        resolve): it runs once per step attempt. `owner` is the execution it belongs to
+        (`FastSpan.owner`), so the processors that read it there need no ``on_start``.
         """
         trace_id, _, _, flags, state, valid = parent_context
         if not (valid and flags & _SAMPLED):
@@ -195,8 +216,16 @@ class SpanRecorder:
         else:
             span_id = self.id_generator.generate_span_id()
         context = _new_context(SpanContext, (trace_id, span_id, False, flags, state, True))
-        span = FastSpan(self, name, context, parent_context, attributes, _INTERNAL, _time_ns())
-        for on_start in self.on_start:
+        # `FastSpan.__init__` written out: a call less per attempt.
+        span = _new_span(FastSpan)
+        span._recorder = self  # pyright: ignore[reportPrivateUsage]
+        span._name = name  # pyright: ignore[reportPrivateUsage]
+        span._context = context  # pyright: ignore[reportPrivateUsage]
+        span._parent = parent_context  # pyright: ignore[reportPrivateUsage]
+        span._attributes = attributes  # pyright: ignore[reportPrivateUsage]
+        span._start_time = _time_ns()  # pyright: ignore[reportPrivateUsage]
+        span._owner = owner  # pyright: ignore[reportPrivateUsage]
+        for on_start in self.on_start_owned:
             on_start(span)  # pyright: ignore[reportArgumentType]  # a Span in all but type
         return span
 
@@ -211,16 +240,19 @@ class FastSpan(trace.Span, ReadableSpan):
     __slots__ = (
         "_attributes",
         "_context",
-        "_end_time",
-        "_events",
-        "_kind",
         "_name",
+        "_owner",
         "_parent",
         "_recorder",
         "_start_time",
-        "_status",
     )
 
+    # Fields most spans never change, as class attributes: a span gets its own value only
+    # when one is set (its instance dictionary, which `ReadableSpan` gives it anyway).
+    _end_time: int | None = None
+    _events: Sequence[Event] = ()  # a list once there is one
+    _status: Status = _UNSET
+    _kind: SpanKind = _INTERNAL
     _links: Sequence[trace.Link] = ()
     _instrumentation_info = None
 
@@ -240,11 +272,20 @@ class FastSpan(trace.Span, ReadableSpan):
         self._context = context
         self._parent = parent
         self._attributes = attributes
-        self._kind = kind
-        self._events: Sequence[Event] = ()  # a list once there is one
-        self._status = _UNSET
+        self._owner: Owner | None = None
+        if kind is not _INTERNAL:
+            self._kind = kind
         self._start_time = _time_ns() if start_time is None else start_time
-        self._end_time: int | None = None
+
+    @property
+    def owner(self) -> Owner | None:
+        """The execution the span belongs to, when its maker knew it (None: not said).
+
+        Set for the attempts' spans and for spans started under a span that has one; a span
+        processor that keeps spans by execution reads it here rather than noting each
+        span's parent as it starts (`tracing_export.TraceStoreProcessor`).
+        """
+        return self._owner
 
     # -- what span processors read at start (as on the SDK's spans) ---------------------------
 
