@@ -217,18 +217,11 @@ class LoggingInterceptor:
         self, execution_id: str, step_id: str, agent: str, attempt: int
     ) -> Token[LogContext]:
         """Set the step in the log context (`baton.core.interceptors.AttemptHooks`)."""
-        run = self.runs.get(execution_id)
-        workspace_id = run.workspace_id if run is not None else current_context().workspace_id
-        # Made as `LogContext.__new__` makes it, without its Python-level call (per attempt).
-        token = set_context(_new_context(LogContext, (execution_id, workspace_id, step_id)))
-        if run is not None:
-            run.agents[step_id] = agent
-            if run.traced:
-                # The span itself (checked only when a record needs its ids, in `emit`),
-                # read off the context variable rather than through `current_span`.
-                var = CONTEXT_VAR
-                run.traces[step_id] = var.get().get(SPAN_KEY) if var is not None else current_span()
-        return token
+        # The current span itself (checked only when a record needs its ids, in `emit`),
+        # read off the context variable rather than through `current_span`.
+        var = CONTEXT_VAR
+        span = var.get().get(SPAN_KEY) if var is not None else current_span()
+        return set_context(self.attempt_context(execution_id, step_id, agent, span))
 
     watches_attempts = True
     """False once the tracing interceptor carries the attempts' log context
@@ -252,6 +245,7 @@ class LoggingInterceptor:
             run.agents[step_id] = agent
             if run.traced:
                 run.traces[step_id] = span
+        # Made as `LogContext.__new__` makes it, without its Python-level call (per attempt).
         return _new_context(LogContext, (execution_id, workspace_id, step_id))
 
     def exit_attempt(self, state: object, exc: BaseException | None) -> None:

@@ -163,14 +163,31 @@ class SpanRecorder:
     ) -> FastSpan | None:
         """A span started now (or at `start_time`), child of `parent` (default: the current span).
 
-        `parent_context`, when given, is the parent's context, read once by the caller (an
-        execution's root span is the parent of every attempt): `parent` is then not read.
+        `parent_context`, when given, is the parent's context, read once by the caller: `parent`
+        is then not read. A child of a `FastSpan` that knows its execution knows it too.
         Returns None when there is no sampled parent span in this process to hang it on.
         """
         if parent_context is None:
             if parent is None:
                 parent = trace.get_current_span()
             parent_context = parent.get_span_context()
+        owner = parent._owner if type(parent) is FastSpan else None  # pyright: ignore[reportPrivateUsage]
+        return self.start_child(name, attributes, parent_context, owner, kind, start_time)
+
+    def start_child(
+        self,
+        name: str,
+        attributes: dict[str, AttributeValue],
+        parent_context: SpanContext,
+        owner: Owner | None = None,
+        kind: SpanKind = _INTERNAL,
+        start_time: int | None = None,
+    ) -> FastSpan | None:
+        """`start` under `parent_context`, by position: the attempts' spans (once per attempt).
+
+        `owner` is the execution the span belongs to (`FastSpan.owner`), when the caller
+        knows it: the processors that read it there (``reads_owner``) get no ``on_start``.
+        """
         # A SpanContext is a tuple: unpacked at once rather than through six properties.
         trace_id, _, _, flags, state, valid = parent_context
         if not (valid and flags & _SAMPLED):
@@ -184,48 +201,18 @@ class SpanRecorder:
         else:
             span_id = self.id_generator.generate_span_id()
         context = _new_context(SpanContext, (trace_id, span_id, False, flags, state, True))
-        span = FastSpan(self, name, context, parent_context, attributes, kind, start_time)
-        starts = self.on_start
-        if type(parent) is FastSpan and parent._owner is not None:  # pyright: ignore[reportPrivateUsage]
-            span._owner = parent._owner  # pyright: ignore[reportPrivateUsage]
-            starts = self.on_start_owned
-        for on_start in starts:
-            on_start(span)  # pyright: ignore[reportArgumentType]  # a Span in all but type
-        return span
-
-    def start_child(
-        self,
-        name: str,
-        attributes: dict[str, AttributeValue],
-        parent_context: SpanContext,
-        owner: Owner,
-    ) -> FastSpan | None:
-        """`start` of an internal span now, under `parent_context`: the attempts' spans.
-
-        The same span as `start` makes, by a shorter path (no keywords, no defaults to
-        resolve): it runs once per step attempt. `owner` is the execution it belongs to
-        (`FastSpan.owner`), so the processors that read it there need no ``on_start``.
-        """
-        trace_id, _, _, flags, state, valid = parent_context
-        if not (valid and flags & _SAMPLED):
-            return None
-        if self._random_ids:
-            span_id = _getrandbits(64)
-            while not span_id:
-                span_id = _getrandbits(64)
-        else:
-            span_id = self.id_generator.generate_span_id()
-        context = _new_context(SpanContext, (trace_id, span_id, False, flags, state, True))
-        # `FastSpan.__init__` written out: a call less per attempt.
+        # Fields set here rather than by an ``__init__``: a call less per attempt.
         span = _new_span(FastSpan)
         span._recorder = self  # pyright: ignore[reportPrivateUsage]
         span._name = name  # pyright: ignore[reportPrivateUsage]
         span._context = context  # pyright: ignore[reportPrivateUsage]
         span._parent = parent_context  # pyright: ignore[reportPrivateUsage]
         span._attributes = attributes  # pyright: ignore[reportPrivateUsage]
-        span._start_time = _time_ns()  # pyright: ignore[reportPrivateUsage]
+        span._start_time = _time_ns() if start_time is None else start_time  # pyright: ignore[reportPrivateUsage]
         span._owner = owner  # pyright: ignore[reportPrivateUsage]
-        for on_start in self.on_start_owned:
+        if kind is not _INTERNAL:
+            span._kind = kind  # pyright: ignore[reportPrivateUsage]
+        for on_start in self.on_start if owner is None else self.on_start_owned:
             on_start(span)  # pyright: ignore[reportArgumentType]  # a Span in all but type
         return span
 
@@ -234,7 +221,8 @@ class FastSpan(trace.Span, ReadableSpan):
     """A recording span without the SDK's per-span machinery (see the module docstring).
 
     Its fields have `ReadableSpan`'s names, so that the SDK's exporters (and
-    ``ReadableSpan.to_json``) read it as they read any finished span.
+    ``ReadableSpan.to_json``) read it as they read any finished span. Made by
+    `SpanRecorder.start` and `SpanRecorder.start_child` only, which set its fields.
     """
 
     __slots__ = (
@@ -246,6 +234,13 @@ class FastSpan(trace.Span, ReadableSpan):
         "_recorder",
         "_start_time",
     )
+    _attributes: dict[str, AttributeValue]
+    _context: SpanContext
+    _name: str
+    _owner: Owner | None
+    _parent: SpanContext
+    _recorder: SpanRecorder
+    _start_time: int
 
     # Fields most spans never change, as class attributes: a span gets its own value only
     # when one is set (its instance dictionary, which `ReadableSpan` gives it anyway).
@@ -255,27 +250,6 @@ class FastSpan(trace.Span, ReadableSpan):
     _kind: SpanKind = _INTERNAL
     _links: Sequence[trace.Link] = ()
     _instrumentation_info = None
-
-    def __init__(
-        self,
-        recorder: SpanRecorder,
-        name: str,
-        context: SpanContext,
-        parent: SpanContext,
-        attributes: dict[str, AttributeValue],
-        kind: SpanKind,
-        start_time: int | None = None,
-    ) -> None:
-        """Start now (or at `start_time`); see `SpanRecorder.start`."""
-        self._recorder = recorder
-        self._name = name
-        self._context = context
-        self._parent = parent
-        self._attributes = attributes
-        self._owner: Owner | None = None
-        if kind is not _INTERNAL:
-            self._kind = kind
-        self._start_time = _time_ns() if start_time is None else start_time
 
     @property
     def owner(self) -> Owner | None:
