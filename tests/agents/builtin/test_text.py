@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import pytest
 
-from baton.agents.builtin import text
+from baton.agents.builtin import text, text_extract
 from baton.agents.builtin._summarize import split_sentences, summarize
 from baton.agents.builtin.resources import AgentResources
 from baton.agents.protocol import Agent, AgentContext, ExtractionContext
@@ -177,33 +177,37 @@ AFTER = ExtractionContext(now=datetime(2026, 1, 5, tzinfo=UTC), previous_agents=
     ],
 )
 def test_extract_summarize(clause: str, inputs: dict[str, Any], previous: tuple[str, ...]) -> None:
-    e = text.extract_summarize(clause, AFTER)
+    e = text_extract.extract_summarize(clause, AFTER)
     assert (e.inputs, e.from_previous) == (inputs, previous)
 
 
 def test_extract_summarize_vague_count_and_nothing_before() -> None:
-    assert text.extract_summarize("summarize it in few sentences", AFTER).unparsed == ("few",)
-    assert text.extract_summarize("summarize the meeting", NOW).from_previous == ()
+    assert text_extract.extract_summarize("summarize it in few sentences", AFTER).unparsed == (
+        "few",
+    )
+    assert text_extract.extract_summarize("summarize the meeting", NOW).from_previous == ()
 
 
 def test_extract_extract() -> None:
-    e = text.extract_extract("extract the email addresses from it", NOW)
+    e = text_extract.extract_extract("extract the email addresses from it", NOW)
     assert (e.inputs, e.from_previous) == ({"kind": "emails"}, ("text",))
-    e = text.extract_extract("find the links in 'see https://a.io/x'", NOW)
+    e = text_extract.extract_extract("find the links in 'see https://a.io/x'", NOW)
     assert (e.inputs, e.from_previous) == ({"kind": "urls", "text": "see https://a.io/x"}, ())
-    e = text.extract_extract(r"find the matches of /order-\d+/ in the text", NOW)
+    e = text_extract.extract_extract(r"find the matches of /order-\d+/ in the text", NOW)
     assert e.inputs == {"kind": "regex", "pattern": r"order-\d+"}
 
 
 def test_extract_transform() -> None:
-    assert text.extract_transform("convert it to uppercase", NOW).inputs == {"operation": "upper"}
-    e = text.extract_transform("replace 'foo' with 'bar' in it", NOW)
+    assert text_extract.extract_transform("convert it to uppercase", NOW).inputs == {
+        "operation": "upper"
+    }
+    e = text_extract.extract_transform("replace 'foo' with 'bar' in it", NOW)
     assert e.inputs == {"operation": "replace", "find": "foo", "replace": "bar"}
     assert e.from_previous == ("text",)
-    e = text.extract_transform("truncate it to 100 characters", NOW)
+    e = text_extract.extract_transform("truncate it to 100 characters", NOW)
     assert e.inputs == {"operation": "truncate", "max_chars": 100}
 
 
 def test_extract_template() -> None:
-    e = text.extract_template('fill the template "Hello {name}" with name=Dana', NOW)
+    e = text_extract.extract_template('fill the template "Hello {name}" with name=Dana', NOW)
     assert e.inputs == {"template": "Hello {name}", "values": {"name": "Dana"}}
