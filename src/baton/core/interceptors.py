@@ -17,12 +17,13 @@ be undone) and must let the exceptions of the code it wraps through.
 
 An interceptor whose work around an attempt never waits may also offer it as two plain
 calls (`AttemptHooks`). When every interceptor does, the step workers take them once
-(`attempt_hooks`) and call them directly around each attempt (`enter_hooks`,
-`leave_hooks`): no context manager and no coroutine per interceptor, which is most of what
-wrapping an attempt costs (an attempt of a no-op step lasts some 40 microseconds).
+(`attempt_hooks`, joined into one call pair by `joined_hooks`) and call them directly
+around each attempt: no context manager and no coroutine per interceptor, which is most of
+what wrapping an attempt costs (an attempt of a no-op step lasts some 40 microseconds).
 `around_attempt` is the general path, for interceptors that must await. An interceptor
 with nothing to do around attempts says so with ``watches_attempts = False``
-(`attempt_watchers` leaves it out): its `step_attempt` is then never entered.
+(`attempt_watchers` leaves it out): its `step_attempt` is then never entered. The run takes
+each interceptor's ``events`` method once (`event_listeners`) and hands it every batch.
 """
 
 from __future__ import annotations
@@ -47,7 +48,6 @@ __all__ = [
     "event_listeners",
     "joined_hooks",
     "leave_hooks",
-    "notify",
 ]
 
 
@@ -296,12 +296,6 @@ class _Nested:
         while self._entered:
             self._entered -= 1
             await self._managers[self._entered].__aexit__(exc_type, exc, tb)
-
-
-def notify(interceptors: Sequence[RunInterceptor], events: Sequence[RunEvent]) -> None:
-    """Hand committed `events` to every interceptor."""
-    for interceptor in interceptors:
-        interceptor.events(events)
 
 
 def event_listeners(
