@@ -111,7 +111,7 @@ def around_attempt(
     """Enter every interceptor's `step_attempt` context, first one outermost."""
     if len(interceptors) == 1:  # the common case, per attempt: no stack to build
         return interceptors[0].step_attempt(execution_id, step_id, agent, attempt)
-    hooks = _hooks_of(interceptors)
+    hooks = _joined_of(interceptors)
     if hooks is not None:
         return _Hooked(hooks, execution_id, step_id, agent, attempt)
     return _Nested([i.step_attempt(execution_id, step_id, agent, attempt) for i in interceptors])
@@ -209,31 +209,32 @@ def leave_hooks(hooks: Hooks, states: list[object], exc: BaseException | None) -
         hooks[i][1](states[i], exc)
 
 
-_HOOKS: dict[int, tuple[Sequence[RunInterceptor], Hooks | None]] = {}
+_JOINED: dict[int, tuple[Sequence[RunInterceptor], tuple[_Enter, _Exit] | None]] = {}
 """id of an interceptor sequence -> the sequence (kept, so its id is not reused) and its
-hooks."""
+joined hooks."""
 
 
-def _hooks_of(interceptors: Sequence[RunInterceptor]) -> Hooks | None:
-    """`attempt_hooks`, looked at once per sequence: an executor passes the same tuple."""
-    cached = _HOOKS.get(id(interceptors))
+def _joined_of(interceptors: Sequence[RunInterceptor]) -> tuple[_Enter, _Exit] | None:
+    """`joined_hooks` of `attempt_hooks`, made once per sequence (an executor passes one)."""
+    cached = _JOINED.get(id(interceptors))
     if cached is not None and cached[0] is interceptors:
         return cached[1]
     hooks = attempt_hooks(interceptors)
-    if len(_HOOKS) >= 64:  # executors made and dropped (tests): forget the old ones
-        _HOOKS.clear()
-    _HOOKS[id(interceptors)] = (interceptors, hooks)
-    return hooks
+    joined = joined_hooks(hooks) if hooks is not None else None
+    if len(_JOINED) >= 64:  # executors made and dropped (tests): forget the old ones
+        _JOINED.clear()
+    _JOINED[id(interceptors)] = (interceptors, joined)
+    return joined
 
 
 class _Hooked:
-    """Several `AttemptHooks` entered in order and left in reverse, in one context manager."""
+    """`AttemptHooks` joined into one pair (`joined_hooks`), as one context manager."""
 
-    __slots__ = ("_agent", "_attempt", "_execution_id", "_hooks", "_states", "_step_id")
+    __slots__ = ("_agent", "_attempt", "_execution_id", "_hooks", "_state", "_step_id")
 
     def __init__(
         self,
-        hooks: Hooks,
+        hooks: tuple[_Enter, _Exit],
         execution_id: str,
         step_id: str,
         agent: str,
@@ -244,12 +245,10 @@ class _Hooked:
         self._step_id = step_id
         self._agent = agent
         self._attempt = attempt
-        self._states: list[object] = []
+        self._state: object = None
 
     async def __aenter__(self) -> None:
-        self._states = enter_hooks(
-            self._hooks, self._execution_id, self._step_id, self._agent, self._attempt
-        )
+        self._state = self._hooks[0](self._execution_id, self._step_id, self._agent, self._attempt)
 
     async def __aexit__(
         self,
@@ -257,11 +256,7 @@ class _Hooked:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._leave(exc)
-
-    def _leave(self, exc: BaseException | None) -> None:
-        leave_hooks(self._hooks, self._states, exc)
-        self._states = []
+        self._hooks[1](self._state, exc)
 
 
 class _Nested:
