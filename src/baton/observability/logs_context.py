@@ -2,9 +2,10 @@
 
 `LoggingInterceptor` sets the context around each execution and each step attempt; every
 record logged inside (by baton's own loggers, by an agent's library) picks it up. A task
-started inside inherits it, as context variables are copied into new tasks. Trace and span
-ids come from the current OpenTelemetry span when one is recording (the tracing
-interceptor makes its spans current); without OpenTelemetry they are None.
+started inside inherits it, as context variables are copied into new tasks. With tracing
+on, the tracing interceptor carries an attempt's context with its span instead (see
+`current_context`). Trace and span ids come from the current OpenTelemetry span (the
+tracing interceptor makes its spans current); with no valid span current they are None.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from collections.abc import Callable, Generator
 from contextvars import ContextVar, Token
 from typing import Final, NamedTuple, Protocol
 
-from baton.observability.tracing_context import CONTEXT_VAR
+from baton.observability.tracing_context import CONTEXT_VAR, current_span
 
 __all__ = [
     "ATTEMPT_KEY",
     "LogContext",
     "current_context",
-    "current_span",
     "current_span_context",
     "current_trace",
     "hex_ids",
@@ -124,38 +124,15 @@ reset_context: Callable[[Token[LogContext]], None] = _CONTEXT.reset
 """Undo a `set_context`."""
 
 
-try:
-    from opentelemetry import trace as _otel_trace
-except ImportError:  # pragma: no cover - opentelemetry-api is a dependency
-    _otel_trace = None
-
-
 def current_trace() -> tuple[str, str] | None:
     """``(trace_id, span_id)`` in hex of the current OpenTelemetry span, if it is valid."""
     return hex_ids(current_span_context())
 
 
 def current_span_context() -> SpanIds | None:
-    """The context of the current OpenTelemetry span, if it is valid.
-
-    Not in hex yet: a step attempt keeps it for the records that may follow, and most
-    attempts log none.
-    """
-    if _otel_trace is None:  # pragma: no cover
-        return None
-    span_context = _otel_trace.get_current_span().get_span_context()
+    """The context of the current OpenTelemetry span, if it is valid."""
+    span_context = current_span().get_span_context()
     return span_context if span_context.is_valid else None
-
-
-def current_span() -> HasSpanIds | None:
-    """The current OpenTelemetry span (possibly the invalid one), its ids not read yet.
-
-    What a step attempt keeps for the records that may follow: most attempts log none, so
-    reading its context and checking it (`span_hex_ids`) waits until one does.
-    """
-    if _otel_trace is None:  # pragma: no cover
-        return None
-    return _otel_trace.get_current_span()
 
 
 def span_hex_ids(span: HasSpanIds) -> tuple[str, str] | None:

@@ -74,8 +74,8 @@ def _owner_in_context(context: Context | None, parent_id: int) -> Owner | None:
     within a step attempt.
     """
     span = (context if context is not None else get_current()).get(_SPAN_KEY)
-    if type(span) is FastSpan and span._context[1] == parent_id:  # pyright: ignore[reportPrivateUsage]
-        return span._owner  # pyright: ignore[reportPrivateUsage]
+    if type(span) is FastSpan and span.context[1] == parent_id:
+        return span.owner
     return None
 
 
@@ -136,6 +136,10 @@ _SAMPLED = TraceFlags.SAMPLED
 class TraceStoreProcessor(SpanProcessor):
     """Keeps the finished spans of executions in a `TraceStore` (see the module docstring)."""
 
+    reads_owner = True
+    """A `FastSpan` that knows its execution (`FastSpan.owner`: the attempts' spans) is not
+    handed to `on_start` (`SpanRecorder.on_start_owned`): its owner is read as it ends."""
+
     def __init__(
         self,
         store: TraceStore,
@@ -177,10 +181,6 @@ class TraceStoreProcessor(SpanProcessor):
 
     # -- on the threads that make spans (the event loop's, mostly) ---------------------------
 
-    reads_owner = True
-    """A `FastSpan` that knows its execution (`FastSpan.owner`: the attempts' spans) is not
-    handed to `on_start` (`SpanRecorder.on_start_owned`): its owner is read as it ends."""
-
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Inherit the parent's execution, or take the one a root span names."""
         # Span contexts are tuples (trace id, span id, remote, flags, ...): indexed rather
@@ -207,14 +207,13 @@ class TraceStoreProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         """Queue a span of an execution for the worker; drop any other."""
+        if self._closed:
+            return
         if type(span) is FastSpan and span._owner is not None:  # pyright: ignore[reportPrivateUsage]
-            # Most spans (attempts'): they say their execution themselves.
-            if self._closed:
-                return
-            context = None
+            context = None  # most spans (attempts'): they say their execution themselves
         else:
             context = span.get_span_context()
-            if context is None or context[1] not in self.owners or self._closed:
+            if context is None or context[1] not in self.owners:
                 return
         queue = self._queue
         if len(queue) >= self._max_queue:
@@ -293,7 +292,7 @@ class TraceStoreProcessor(SpanProcessor):
         records: list[SpanRecord] = []
         take = self.owners.pop
         for span in batch:
-            owner = span._owner if type(span) is FastSpan else None  # pyright: ignore[reportPrivateUsage]
+            owner = span.owner if type(span) is FastSpan else None
             if owner is None:
                 context = span.get_span_context()
                 owner = take(context[1], None) if context is not None else None

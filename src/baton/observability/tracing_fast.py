@@ -171,7 +171,7 @@ class SpanRecorder:
             if parent is None:
                 parent = trace.get_current_span()
             parent_context = parent.get_span_context()
-        owner = parent._owner if type(parent) is FastSpan else None  # pyright: ignore[reportPrivateUsage]
+        owner = parent.owner if type(parent) is FastSpan else None
         return self.start_child(name, attributes, parent_context, owner, kind, start_time)
 
     def start_child(
